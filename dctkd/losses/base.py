@@ -1,0 +1,40 @@
+"""What every distillation term shares: the model outputs it reads and its calling convention."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+
+class Outputs(NamedTuple):
+    """A network's forward result: `logits (B, K)` and stage `features [(B, C_l, H_l, W_l)]`.
+
+    The pooled embedding the logit layer sees is `features[-1].mean((2, 3))` for every
+    backbone here, so it is derived (`embedding`) rather than carried.
+    """
+
+    logits: torch.Tensor
+    features: list[torch.Tensor]
+
+    @property
+    def embedding(self) -> torch.Tensor:
+        return self.features[-1].float().mean((2, 3))
+
+
+class DistillTerm(nn.Module):
+    """One weighted term of the objective (`alpha * term`), computed from both networks' outputs.
+
+    Subclasses implement `distill`; trainable parts (regressors, embeddings) are ordinary
+    sub-modules, so the trainer optimises them with the student.
+    """
+
+    def distill(
+        self,
+        student: Outputs,
+        teacher: Outputs,
+        targets: torch.Tensor,
+        index: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        raise NotImplementedError
