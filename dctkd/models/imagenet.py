@@ -1,0 +1,75 @@
+"""torchvision's ImageNet architectures, optionally starting from its ImageNet-1k V1 weights."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import torch
+import torchvision.models as tvm
+from torch import nn
+
+RESNET_TAPS = ["layer1", "layer2", "layer3", "layer4"]
+# SPEC A.1: features[:4], [4:7], [7:14], [14:] -> outputs of blocks 3, 6, 13 and 18.
+MOBILENET_TAPS = ["features.3", "features.6", "features.13", "features.18"]
+
+# name -> (torchvision builder, tap names, final Linear, ImageNet weights)
+IMAGENET_SPECS: dict[str, tuple[Callable[..., nn.Module], list[str], str, tvm.WeightsEnum]] = {
+    "resnet18": (tvm.resnet18, RESNET_TAPS, "fc", tvm.ResNet18_Weights.IMAGENET1K_V1),
+    "resnet34": (tvm.resnet34, RESNET_TAPS, "fc", tvm.ResNet34_Weights.IMAGENET1K_V1),
+    "resnet50": (tvm.resnet50, RESNET_TAPS, "fc", tvm.ResNet50_Weights.IMAGENET1K_V1),
+    "resnet152": (tvm.resnet152, RESNET_TAPS, "fc", tvm.ResNet152_Weights.IMAGENET1K_V1),
+    "mobilenet_v2": (
+        tvm.mobilenet_v2,
+        MOBILENET_TAPS,
+        "classifier.1",
+        tvm.MobileNet_V2_Weights.IMAGENET1K_V1,
+    ),
+}
+
+
+def imagenet_state_dict(name: str) -> dict[str, torch.Tensor]:
+    """The ImageNet-1k V1 state dict of `name`, from the torch hub cache or downloaded into it.
+
+    Offline without a cached copy this stops rather than continuing from random weights,
+    since a "pretrained" teacher that is silently random would invalidate every result.
+    """
+    weights = IMAGENET_SPECS[name][3]
+    try:
+        return torch.hub.load_state_dict_from_url(
+            weights.url, progress=True, check_hash=True, weights_only=True
+        )
+    except Exception as err:
+        cache = os.path.join(torch.hub.get_dir(), "checkpoints")
+        filename = weights.url.rsplit("/", 1)[-1]
+        raise RuntimeError(
+            f"The ImageNet weights for {name} could not be downloaded from {weights.url} "
+            f"({type(err).__name__}: {err}); put {filename} into {cache} "
+            "(the torch hub cache, moved by $TORCH_HOME) and try again."
+        ) from err
+
+
+def _fresh_head(net: nn.Module, name: str, num_classes: int) -> None:
+    if name == "mobilenet_v2":
+        head = nn.Linear(net.classifier[1].in_features, num_classes)
+        nn.init.normal_(head.weight, 0, 0.01)
+        nn.init.zeros_(head.bias)
+        net.classifier[1] = head
+    else:
+        net.fc = nn.Linear(net.fc.in_features, num_classes)
+
+
+def build_imagenet(name: str, num_classes: int, pretrained: bool) -> nn.Module:
+    """A plain torchvision classifier; with `pretrained`, ImageNet weights and a new head.
+
+    torchvision's own initialisation is SPEC C.1's (Kaiming fan_out convs, BN 1/0, MobileNetV2
+    classifier N(0, 0.01), ResNet fc PyTorch default); MobileNetV2 keeps dropout 0.2.
+    """
+    builder = IMAGENET_SPECS[name][0]
+    if not pretrained:
+        return builder(weights=None, num_classes=num_classes)
+    state = imagenet_state_dict(name)
+    net = builder(weights=None)
+    net.load_state_dict(state)
+    _fresh_head(net, name, num_classes)
+    return net
