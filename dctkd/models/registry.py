@@ -1,0 +1,66 @@
+"""Model names, families, construction and tap geometry."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from dctkd.models.cifar import CIFAR_SPECS, CIFAR_TAPS, build_cifar
+from dctkd.models.imagenet import IMAGENET_SPECS, build_imagenet
+from dctkd.models.tapped import TappedModel
+
+MODEL_NAMES: tuple[str, ...] = tuple(IMAGENET_SPECS) + tuple(CIFAR_SPECS)
+PRETRAINED_CHOICES = ("imagenet",)
+
+
+def model_family(name: str) -> str:
+    """`"imagenet"` (4 taps, 224 px native) or `"cifar"` (3 taps, 32 px native)."""
+    if name in IMAGENET_SPECS:
+        return "imagenet"
+    if name in CIFAR_SPECS:
+        return "cifar"
+    raise ValueError(f"Unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}.")
+
+
+def build_model(name: str, num_classes: int, pretrained: str | None = None) -> TappedModel:
+    """A freshly initialised (or ImageNet-initialised) `TappedModel` in training mode.
+
+    `pretrained="imagenet"` loads torchvision's ImageNet-1k V1 weights (SPEC C.1) and puts a
+    new `num_classes`-way head on top; it exists only for the ImageNet family.
+    """
+    family = model_family(name)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}.")
+    if pretrained is not None and pretrained not in PRETRAINED_CHOICES:
+        raise ValueError(
+            f"Unknown pretrained={pretrained!r} for {name}; expected None or 'imagenet'."
+        )
+    if family == "cifar":
+        if pretrained is not None:
+            raise ValueError(
+                f"{name} is a CIFAR ResNet and has no {pretrained} weights; use pretrained=None."
+            )
+        return TappedModel(build_cifar(name, num_classes), name, num_classes, CIFAR_TAPS, "fc")
+    net = build_imagenet(name, num_classes, pretrained == "imagenet")
+    _, taps, head, _ = IMAGENET_SPECS[name]
+    return TappedModel(net, name, num_classes, taps, head)
+
+
+@functools.cache
+def _tap_shapes(name: str, image_size: int) -> tuple[tuple[int, int, int], ...]:
+    with torch.device("meta"):
+        model = build_model(name, num_classes=1).eval()
+        _, feats = model(torch.empty(1, 3, image_size, image_size))
+    return tuple((f.shape[1], f.shape[2], f.shape[3]) for f in feats)
+
+
+def tap_shapes(name: str, image_size: int) -> list[tuple[int, int, int]]:
+    """`[(C_l, H_l, W_l), ...]` of each tap for a square `image_size` input (no real compute).
+
+    Found by a forward on the meta device, so it follows the architecture rather than a table.
+    """
+    model_family(name)
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+        raise ValueError(f"image_size must be a positive integer, got {image_size!r}.")
+    return list(_tap_shapes(name, image_size))
