@@ -28,6 +28,7 @@ CIFAR_SPECS: dict[str, tuple[int, tuple[int, int, int, int]]] = {
 }
 
 CIFAR_TAPS = ["layer1", "layer2", "layer3"]
+CIFAR_LEAVES = (nn.Sequential,)
 
 
 def _stage(inplanes: int, planes: int, blocks: int, stride: int) -> nn.Sequential:

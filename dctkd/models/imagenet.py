@@ -8,10 +8,16 @@ from collections.abc import Callable
 import torch
 import torchvision.models as tvm
 from torch import nn
+from torchvision.models.mobilenetv2 import InvertedResidual
+from torchvision.ops.misc import Conv2dNormActivation
 
 RESNET_TAPS = ["layer1", "layer2", "layer3", "layer4"]
 # SPEC A.1: features[:4], [4:7], [7:14], [14:] -> outputs of blocks 3, 6, 13 and 18.
 MOBILENET_TAPS = ["features.3", "features.6", "features.13", "features.18"]
+
+# Modules the tap graph calls whole: every tap is one of them, and hooks on them keep working.
+RESNET_LEAVES = (nn.Sequential,)
+MOBILENET_LEAVES = (InvertedResidual, Conv2dNormActivation)
 
 # name -> (torchvision builder, tap names, final Linear, ImageNet weights)
 IMAGENET_SPECS: dict[str, tuple[Callable[..., nn.Module], list[str], str, tvm.WeightsEnum]] = {

@@ -121,7 +121,7 @@ def load_state_into(
     """Load `state_dict` into `model` (or the model inside its compile/DDP wrappers), strictly.
 
     Accepts keys saved through those wrappers (`_orig_mod.`, `module.`) and, for a
-    `TappedModel`, plain torchvision names without the `body.` prefix.
+    `TappedModel`, the bare network's names without the `net.` prefix.
     """
     target = unwrap(model)
     clean = {}
@@ -129,19 +129,20 @@ def load_state_into(
         while key.startswith(_WRAPPER_PREFIXES):
             key = key.split(".", 1)[1]
         clean[key] = value
-    if isinstance(target, TappedModel) and not any(k.startswith("body.") for k in clean):
-        clean = {f"body.{k}": v for k, v in clean.items()}
+    if isinstance(target, TappedModel) and not any(k.startswith("net.") for k in clean):
+        clean = {f"net.{k}": v for k, v in clean.items()}
     own = target.state_dict()
-    missing = sorted(set(own) - set(clean))
-    unexpected = sorted(set(clean) - set(own))
-    wrong = sorted(k for k in set(own) & set(clean) if own[k].shape != clean[k].shape)
-    if missing or unexpected or wrong:
+    problems = {
+        "missing": sorted(set(own) - set(clean)),
+        "unexpected": sorted(set(clean) - set(own)),
+        "of another shape": sorted(
+            k for k in set(own) & set(clean) if own[k].shape != clean[k].shape
+        ),
+    }
+    found = [f"{len(keys)} {what} (e.g. {keys[:3]})" for what, keys in problems.items() if keys]
+    if found:
         name = getattr(target, "arch", type(target).__name__)
-        raise ValueError(
-            f"The weights do not fit {name}: {len(missing)} missing (e.g. {missing[:3]}), "
-            f"{len(unexpected)} unexpected (e.g. {unexpected[:3]}), "
-            f"{len(wrong)} of another shape (e.g. {wrong[:3]})."
-        )
+        raise ValueError(f"The weights do not fit {name}: {', '.join(found)}.")
     target.load_state_dict(clean, strict=True, assign=assign)
     if assign:
         on_meta = [n for n, t in [*target.named_parameters(), *target.named_buffers()] if t.is_meta]

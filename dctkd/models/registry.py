@@ -6,8 +6,13 @@ import functools
 
 import torch
 
-from dctkd.models.cifar import CIFAR_SPECS, CIFAR_TAPS, build_cifar
-from dctkd.models.imagenet import IMAGENET_SPECS, build_imagenet
+from dctkd.models.cifar import CIFAR_LEAVES, CIFAR_SPECS, CIFAR_TAPS, build_cifar
+from dctkd.models.imagenet import (
+    IMAGENET_SPECS,
+    MOBILENET_LEAVES,
+    RESNET_LEAVES,
+    build_imagenet,
+)
 from dctkd.models.tapped import TappedModel
 
 MODEL_NAMES: tuple[str, ...] = tuple(IMAGENET_SPECS) + tuple(CIFAR_SPECS)
@@ -41,10 +46,12 @@ def build_model(name: str, num_classes: int, pretrained: str | None = None) -> T
             raise ValueError(
                 f"{name} is a CIFAR ResNet and has no {pretrained} weights; use pretrained=None."
             )
-        return TappedModel(build_cifar(name, num_classes), name, num_classes, CIFAR_TAPS, "fc")
+        net = build_cifar(name, num_classes)
+        return TappedModel(net, name, num_classes, CIFAR_TAPS, "fc", CIFAR_LEAVES)
     net = build_imagenet(name, num_classes, pretrained == "imagenet")
     _, taps, head, _ = IMAGENET_SPECS[name]
-    return TappedModel(net, name, num_classes, taps, head)
+    leaves = MOBILENET_LEAVES if name == "mobilenet_v2" else RESNET_LEAVES
+    return TappedModel(net, name, num_classes, taps, head, leaves)
 
 
 @functools.cache

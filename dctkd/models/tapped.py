@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
@@ -10,28 +13,41 @@ from torchvision.models.feature_extraction import create_feature_extractor
 class TappedModel(nn.Module):
     """A classifier whose forward returns `(logits (B, K), [f_1 (B, C_1, H_1, W_1), ...])`.
 
-    The wrapped network is traced once by torchvision's `create_feature_extractor`, so the
-    architecture's own forward runs unchanged and the taps are plain graph outputs (no hooks),
-    which keeps the model friendly to `torch.compile`, `channels_last` and DDP. The taps are
-    the spatial stage outputs of SPEC C.1 in depth order; the pooled embedding the classifier
-    sees is `features[-1].mean((2, 3))`, so it is not returned separately.
+    `net` is the unchanged classifier (torchvision's, or the CIFAR ResNet), registered as
+    `self.net`, so weights keep their usual names under `net.` and `model.net(x)` is the plain
+    logits-only network. The forward runs a graph traced from it by torchvision's
+    `create_feature_extractor`, whose outputs are the taps: no hooks and no rewritten forward,
+    which keeps it friendly to `torch.compile`, `channels_last` and DDP. The graph calls the
+    very modules of `net`; the `leaf_modules` types (the stages or blocks) are called whole, so
+    hooks on them fire once per forward as usual.
 
-    Parameters live under `body.` with the wrapped network's own names
-    (`body.layer1.0.conv1.weight`).
+    The taps are the spatial stage outputs of SPEC C.1 in depth order; the pooled embedding
+    the head sees is `features[-1].mean((2, 3))`, so it is not returned separately.
     """
 
     def __init__(
-        self, net: nn.Module, arch: str, num_classes: int, tap_names: list[str], head: str
+        self,
+        net: nn.Module,
+        arch: str,
+        num_classes: int,
+        tap_names: Sequence[str],
+        head: str,
+        leaf_modules: Sequence[type[nn.Module]] = (),
     ) -> None:
         super().__init__()
         self.arch = arch
         self.num_classes = num_classes
         self.tap_names = list(tap_names)
         self.head_name = head
+        self.net = net
         nodes = {name: name for name in self.tap_names}
         nodes[head] = "logits"
-        self.body = create_feature_extractor(net, return_nodes=nodes)
-        self.body.train(net.training)
+        graph = create_feature_extractor(
+            net, return_nodes=nodes, tracer_kwargs={"leaf_modules": list(leaf_modules)}
+        )
+        graph.train(net.training)
+        # Held outside the module tree: it shares `net`'s modules, whose weights count once.
+        self._graph = (graph,)
 
     @property
     def head(self) -> nn.Linear:
@@ -40,10 +56,29 @@ class TappedModel(nn.Module):
         In eval mode `head(features[-1].mean((2, 3)))` equals the logits (MobileNetV2 applies
         dropout before it while training).
         """
-        return self.body.get_submodule(self.head_name)
+        return self.net.get_submodule(self.head_name)
+
+    def train(self, mode: bool = True) -> TappedModel:
+        super().train(mode)
+        self._graph[0].train(mode)
+        return self
+
+    def __deepcopy__(self, memo: dict) -> TappedModel:
+        """A copy whose graph calls the copied modules, every module in its original mode.
+
+        Copying re-initialises fx's graph module, which resets its modules to training mode.
+        """
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            new.__dict__[key] = copy.deepcopy(value, memo)
+        new._graph[0].train(self._graph[0].training)
+        for (_, old), (_, fresh) in zip(self.named_modules(), new.named_modules(), strict=True):
+            fresh.training = old.training
+        return new
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        out = self.body(x)
+        out = self._graph[0](x)
         return out["logits"], [out[name] for name in self.tap_names]
 
     def extra_repr(self) -> str:
