@@ -1,0 +1,322 @@
+"""Synthetic multi-attention scenes: a class is a *set* of k object kinds.
+
+Why: the paper's claim is about multi-attention tasks (a scene is recognised from several
+objects at once). This generator makes such a task with ground truth, small enough for a CPU.
+
+Objects come in kinds = shape x colour (default 4 shapes x 3 colours = 12 kinds), drawn as
+textured 8-px sprites (at 32 px; `image_size // 4` in general) on a light noise background,
+one object per cell of a `grid x grid` layout with a random offset inside the cell.
+
+The rules that make the labels well defined:
+1. Class c owns a set S_c of k distinct kinds; the sets are distinct, and for k > 1 every kind
+   used by some set is used by at least two sets (so no single kind names a class). The
+   kinds are spread as evenly as possible: m = min(#kinds, num_classes*k // 2) kinds each
+   used num_classes*k/m times (floor or ceil). For k = 1 each class is one kind.
+2. An image of class c holds one object of each kind in S_c (the class-defining objects,
+   whose pixels form `.masks`) and `distractors` more objects.
+3. Distractor kinds never belong to S_c (so the mask is exactly "the pixels of S_c's kinds")
+   and never complete another class's set: they are drawn uniformly, with replacement, from
+   the kinds that cannot alone complete another set, and a draw whose distractors together
+   complete another set is redrawn. For k = 1 this means distractors come only from kinds
+   that belong to no class (with 12 kinds and 10 classes: the 2 spare kinds), which keeps
+   k = 1 a clean single-attention task: one object decides, the rest never matter.
+Consequently every image contains exactly one complete class set, its own.
+
+Splits are generated whole at construction from `seed` (the data seed, separate from the
+run seed): class sets from `[seed, 0]`, train from `[seed, 1]`, test from `[seed, 2]`, so
+changing `test_size` never changes the training images.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from .memory import TensorImageDataset
+from .transforms import SCENES_MEAN_STD
+
+SHAPE_NAMES = ("circle", "square", "triangle", "cross", "diamond", "ring")
+COLOURS = {
+    "red": (0.9, 0.15, 0.1),
+    "green": (0.1, 0.75, 0.2),
+    "blue": (0.15, 0.25, 0.95),
+    "yellow": (0.95, 0.85, 0.1),
+    "magenta": (0.85, 0.15, 0.85),
+    "cyan": (0.1, 0.8, 0.85),
+}
+BACKGROUND = (0.35, 0.6)  # per-image grey level range
+NOISE = 0.06  # background pixel noise amplitude (uniform, per channel)
+TEXTURE = 0.2  # sprite pixel noise amplitude (multiplicative)
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    """Parameters of a scene task; `options` of `build_dataset("scenes", ...)` map onto these."""
+
+    k: int = 3
+    num_classes: int = 10
+    image_size: int = 32
+    grid: int = 3
+    distractors: int = 3
+    train_size: int = 5000
+    test_size: int = 2000
+    seed: int = 0
+    shapes: int = 4
+    colours: int = 3
+    object_size: int | None = None
+
+    @classmethod
+    def from_options(cls, options: dict | None) -> SceneConfig:
+        options = dict(options or {})
+        known = {f.name for f in fields(cls)}
+        unknown = set(options) - known
+        if unknown:
+            raise ValueError(
+                f"unknown scenes option(s) {sorted(unknown)}; expected some of {sorted(known)}"
+            )
+        cfg = cls(**options)
+        cfg.validate()
+        return cfg
+
+    @property
+    def sprite(self) -> int:
+        return self.object_size or max(3, self.image_size // 4)
+
+    @property
+    def n_kinds(self) -> int:
+        return self.shapes * self.colours
+
+    @property
+    def kind_names(self) -> list[str]:
+        colours = list(COLOURS)[: self.colours]
+        return [f"{c}-{s}" for c in colours for s in SHAPE_NAMES[: self.shapes]]
+
+    def validate(self) -> None:
+        for name in ("k", "num_classes", "image_size", "grid", "train_size", "test_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(
+                    f"scenes option {name} must be a positive integer, got {getattr(self, name)!r}"
+                )
+        if not 1 <= self.shapes <= len(SHAPE_NAMES) or not 1 <= self.colours <= len(COLOURS):
+            raise ValueError(
+                f"scenes options shapes and colours must be in 1..{len(SHAPE_NAMES)} "
+                f"and 1..{len(COLOURS)}, got {self.shapes} and {self.colours}"
+            )
+        if self.distractors < 0 or self.k + self.distractors > self.grid**2:
+            raise ValueError(
+                f"k + distractors = {self.k + self.distractors} objects must fit "
+                f"the {self.grid}x{self.grid} grid's {self.grid**2} cells"
+            )
+        if self.sprite > self.image_size // self.grid:
+            raise ValueError(
+                f"object_size {self.sprite} must fit a grid cell of "
+                f"{self.image_size // self.grid} px"
+            )
+        if self.k == 1 and self.n_kinds < self.num_classes + (self.distractors > 0):
+            raise ValueError(
+                f"k=1 needs more kinds ({self.n_kinds}) than classes "
+                f"({self.num_classes}) so distractors have a kind of their own"
+            )
+        if self.k > 1:
+            m = min(self.n_kinds, self.num_classes * self.k // 2)
+            if m < self.k or math.comb(m, self.k) < self.num_classes:
+                raise ValueError(
+                    f"cannot make {self.num_classes} distinct sets of k={self.k} "
+                    f"kinds with every kind in two sets from {self.n_kinds} kinds"
+                )
+
+
+def make_class_sets(cfg: SceneConfig) -> tuple[tuple[int, ...], ...]:
+    """One sorted tuple of k kind ids per class, following rule 1 of the module docstring."""
+    rng = np.random.default_rng([cfg.seed, 0])
+    C, k = cfg.num_classes, cfg.k
+    if k == 1:
+        return tuple((int(j),) for j in rng.permutation(cfg.n_kinds)[:C])
+    m = min(cfg.n_kinds, C * k // 2)
+    pool = rng.permutation(cfg.n_kinds)[:m]
+    base, extra = divmod(C * k, m)
+    for _ in range(10_000):
+        left = np.full(m, base)
+        left[rng.permutation(m)[:extra]] += 1
+        sets: list[tuple[int, ...]] = []
+        for _c in range(C):
+            avail = np.flatnonzero(left > 0)
+            if len(avail) < k:
+                break
+            pick = rng.choice(avail, size=k, replace=False, p=left[avail] / left[avail].sum())
+            s = tuple(sorted(int(j) for j in pool[pick]))
+            if s in sets:
+                break
+            sets.append(s)
+            left[pick] -= 1
+        if len(sets) == C:
+            return tuple(sets)
+    raise ValueError(f"found no valid class sets for {cfg}")  # pragma: no cover
+
+
+def kind_class_incidence(class_sets, n_kinds: int) -> np.ndarray:
+    """Bool `(n_kinds, num_classes)`: kind j belongs to class c's set."""
+    inc = np.zeros((n_kinds, len(class_sets)), dtype=bool)
+    for c, s in enumerate(class_sets):
+        inc[list(s), c] = True
+    return inc
+
+
+def single_object_accuracy(class_sets, n_kinds: int) -> float:
+    """Best accuracy of a classifier shown one class-defining object (uniformly chosen).
+
+    It sees the object's kind only; the optimum guesses, for each kind, a class whose set
+    holds it. Equals 1 for k = 1 and (#kinds used) / (num_classes * k) <= 1/2 for k > 1,
+    because every used kind then sits in at least two sets.
+    """
+    inc = kind_class_incidence(class_sets, n_kinds).astype(float)
+    joint = inc / inc.sum(0, keepdims=True) / inc.shape[1]
+    return float(joint.max(1).sum())
+
+
+def single_object_ambiguous(class_sets, n_kinds: int) -> bool:
+    """True when every kind that defines some class defines at least two classes."""
+    counts = kind_class_incidence(class_sets, n_kinds).sum(1)
+    return bool(((counts == 0) | (counts >= 2)).all())
+
+
+def distractor_pools(class_sets, n_kinds: int) -> np.ndarray:
+    """Bool `(num_classes, n_kinds)`: kinds a distractor of class c may take (rule 3)."""
+    inc = kind_class_incidence(class_sets, n_kinds).T
+    allowed = ~inc.copy()
+    for c in range(len(class_sets)):
+        for j in np.flatnonzero(allowed[c]):
+            present = inc[c].copy()
+            present[j] = True
+            completes = (present[None] | ~inc).all(1)
+            completes[c] = False
+            allowed[c, j] = not completes.any()
+    return allowed
+
+
+class SceneArrays(NamedTuple):
+    images: np.ndarray  # uint8 (N, 3, H, W)
+    targets: np.ndarray  # int64 (N,)
+    kind_map: np.ndarray  # int8 (N, H, W), kind id per pixel, -1 background
+    masks: np.ndarray  # bool (N, H, W), pixels of the class-defining objects
+    objects: np.ndarray  # int16 (N, k + distractors, 4): kind, top, left, defining
+
+
+def _shape_masks(s: int) -> np.ndarray:
+    c = (np.arange(s) + 0.5) / s * 2 - 1
+    y, x = np.meshgrid(c, c, indexing="ij")
+    r = np.hypot(x, y)
+    return np.stack(
+        [
+            r <= 0.95,
+            (abs(x) <= 0.8) & (abs(y) <= 0.8),
+            (y <= 0.9) & (abs(x) <= (y + 0.95) / 1.85 * 0.95),
+            (abs(x) <= 0.3) | (abs(y) <= 0.3),
+            abs(x) + abs(y) <= 1.0,
+            (r <= 0.95) & (r >= 0.5),
+        ]
+    )
+
+
+def _draw_kinds(rng, cfg: SceneConfig, class_sets, targets: np.ndarray) -> np.ndarray:
+    N, k, D = len(targets), cfg.k, cfg.distractors
+    sets = np.array(class_sets, dtype=np.int64)
+    pools = distractor_pools(class_sets, cfg.n_kinds)
+    if D and not pools.any(1).all():
+        raise ValueError(f"some class has no kind left for distractors in {cfg}")
+    pool_size = pools.sum(1)
+    pool_table = np.argsort(~pools, axis=1, kind="stable")  # allowed kinds first, per class
+    inc = kind_class_incidence(class_sets, cfg.n_kinds).T
+    kinds = np.empty((N, k + D), dtype=np.int64)
+    kinds[:, :k] = sets[targets]
+    todo = np.arange(N)
+    for _ in range(1000):
+        t = targets[todo]
+        pick = (rng.random((len(todo), D)) * pool_size[t, None]).astype(np.int64)
+        kinds[todo, k:] = pool_table[t[:, None], pick]
+        present = np.zeros((len(todo), cfg.n_kinds), dtype=bool)
+        np.put_along_axis(present, kinds[todo], True, axis=1)
+        complete = (present[:, None, :] | ~inc[None]).all(2)
+        todo = todo[complete.sum(1) > 1]
+        if len(todo) == 0:
+            return kinds
+    raise ValueError(f"distractors keep completing other classes' sets in {cfg}")
+
+
+def generate(cfg: SceneConfig, split: str) -> SceneArrays:
+    """Render the whole `"train"` or `"test"` split; deterministic in `(cfg, split)`."""
+    n = {"train": cfg.train_size, "test": cfg.test_size}[split]
+    class_sets = make_class_sets(cfg)
+    rng = np.random.default_rng([cfg.seed, 1 if split == "train" else 2])
+    targets = rng.permutation(np.arange(n) % cfg.num_classes)
+    kinds = _draw_kinds(rng, cfg, class_sets, targets)
+    n_obj = kinds.shape[1]
+    cells = np.argsort(rng.random((n, cfg.grid**2)), axis=1)[:, :n_obj]
+
+    H, s, g = cfg.image_size, cfg.sprite, cfg.grid
+    edges = (np.arange(g + 1) * H) // g
+    canvas = rng.random((n, H, H, 3), dtype=np.float32)
+    canvas *= 2 * NOISE
+    canvas += rng.uniform(*BACKGROUND, (n, 1, 1, 1)).astype(np.float32) - NOISE
+    kind_map = np.full((n, H, H), -1, dtype=np.int8)
+    masks = np.zeros((n, H, H), dtype=bool)
+    objects = np.zeros((n, n_obj, 4), dtype=np.int16)
+    shape_masks = _shape_masks(s)
+    colours = np.array(list(COLOURS.values()), dtype=np.float32)
+    rows = np.arange(n)[:, None, None]
+    ar = np.arange(s)
+    for j in range(n_obj):
+        cy, cx = np.divmod(cells[:, j], g)
+        top = edges[cy] + (rng.random(n) * (edges[cy + 1] - edges[cy] - s + 1)).astype(np.int64)
+        left = edges[cx] + (rng.random(n) * (edges[cx + 1] - edges[cx] - s + 1)).astype(np.int64)
+        ys, xs = (top[:, None] + ar)[:, :, None], (left[:, None] + ar)[:, None, :]
+        kind = kinds[:, j]
+        sm = shape_masks[kind % cfg.shapes]
+        tone = colours[kind // cfg.shapes] * rng.uniform(0.85, 1.1, (n, 1)).astype(np.float32)
+        tex = 1 + TEXTURE * (2 * rng.random((n, s, s, 1), dtype=np.float32) - 1)
+        patch = tone[:, None, None, :] * tex
+        canvas[rows, ys, xs] = np.where(sm[..., None], patch, canvas[rows, ys, xs])
+        kind_map[rows, ys, xs] = np.where(sm, kind[:, None, None], kind_map[rows, ys, xs])
+        if j < cfg.k:
+            masks[rows, ys, xs] |= sm
+        objects[:, j] = np.stack([kind, top, left, np.full(n, j < cfg.k)], 1)
+    images = (np.clip(canvas, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(0, 3, 1, 2)
+    return SceneArrays(np.ascontiguousarray(images), targets, kind_map, masks, objects)
+
+
+@lru_cache(maxsize=4)
+def _cached(cfg: SceneConfig, split: str) -> SceneArrays:
+    return generate(cfg, split)
+
+
+class SceneDataset(TensorImageDataset):
+    """A generated split with its ground truth.
+
+    Attributes: `images_uint8` uint8 `(N, 3, H, W)`; `masks` bool `(N, H, W)` (union of the
+    class-defining objects, in the stored, un-augmented geometry); `kind_map` int8
+    `(N, H, W)` (kind id per pixel, -1 background); `objects` int16 `(N, n_obj, 4)` (kind,
+    top, left, defining); `class_sets` (kind ids per class); `kind_names`; `config`.
+    """
+
+    per_sample = ("images_uint8", "masks", "kind_map", "objects")
+
+    def __init__(self, cfg: SceneConfig, split: str, augment: bool) -> None:
+        arrays = _cached(cfg, split)
+        self.config = cfg
+        self.class_sets = make_class_sets(cfg)
+        self.kind_names = cfg.kind_names
+        classes = ["+".join(self.kind_names[j] for j in s) for s in self.class_sets]
+        super().__init__(
+            torch.tensor(arrays.images), arrays.targets.tolist(), classes, SCENES_MEAN_STD, augment
+        )
+        self.masks = torch.tensor(arrays.masks)
+        self.kind_map = torch.tensor(arrays.kind_map)
+        self.objects = torch.tensor(arrays.objects)
+
+    def options(self) -> dict:
+        return asdict(self.config)
