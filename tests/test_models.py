@@ -6,6 +6,7 @@ import copy
 import math
 import urllib.error
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -178,8 +179,12 @@ def test_unknown_name_lists_known_names(call) -> None:
 
 
 def test_bad_arguments_are_refused() -> None:
-    with pytest.raises(ValueError, match="positive integer"):
-        build_model("resnet8", 0)
+    for bad in (0, 2.0, True, "10"):
+        with pytest.raises(ValueError, match="num_classes must be a positive integer"):
+            build_model("resnet8", bad)
+    with pytest.raises(ValueError, match="image_size must be a positive integer"):
+        tap_shapes("resnet8", 32.0)
+    assert build_model("resnet8", np.int64(3)).num_classes == 3
     with pytest.raises(ValueError, match="Unknown pretrained='cifar100'"):
         build_model("resnet18", 10, pretrained="cifar100")
     with pytest.raises(ValueError, match="CIFAR ResNet and has no imagenet weights"):

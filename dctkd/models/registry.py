@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import operator
 
 import torch
 
@@ -17,6 +18,16 @@ from dctkd.models.tapped import TappedModel
 
 MODEL_NAMES: tuple[str, ...] = tuple(IMAGENET_SPECS) + tuple(CIFAR_SPECS)
 PRETRAINED_CHOICES = ("imagenet",)
+
+
+def _positive_int(what: str, value: object) -> int:
+    try:
+        number = operator.index(value)
+    except TypeError:
+        number = 0
+    if isinstance(value, bool) or number < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}.")
+    return number
 
 
 def model_family(name: str) -> str:
@@ -35,8 +46,7 @@ def build_model(name: str, num_classes: int, pretrained: str | None = None) -> T
     new `num_classes`-way head on top; it exists only for the ImageNet family.
     """
     family = model_family(name)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}.")
+    num_classes = _positive_int("num_classes", num_classes)
     if pretrained is not None and pretrained not in PRETRAINED_CHOICES:
         raise ValueError(
             f"Unknown pretrained={pretrained!r} for {name}; expected None or 'imagenet'."
@@ -68,6 +78,4 @@ def tap_shapes(name: str, image_size: int) -> list[tuple[int, int, int]]:
     Found by a forward on the meta device, so it follows the architecture rather than a table.
     """
     model_family(name)
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
-        raise ValueError(f"image_size must be a positive integer, got {image_size!r}.")
-    return list(_tap_shapes(name, image_size))
+    return list(_tap_shapes(name, _positive_int("image_size", image_size)))
