@@ -314,10 +314,16 @@ def test_ckd_matches_hand_computation(gen, batch):
     assert all(f.grad is not None and f.grad.abs().sum() > 0 for f in s.features[1:])
 
 
-def test_ckd_rejects_batches_above_its_size(gen):
-    term = CKDLoss.build(**context(SMALL_S, SMALL_T, batch_size=4))
-    with pytest.raises(ValueError, match="at most 4"):
-        term.distill(outputs(5, SMALL_S, gen), outputs(5, SMALL_T, gen), None)
+def test_ckd_splits_batches_above_its_size(gen):
+    term = CKDLoss.build(**context(SMALL_S, SMALL_T, batch_size=4)).eval()
+    s, t = outputs(10, SMALL_S, gen), outputs(10, SMALL_T, gen)
+
+    def part(out, sl):
+        return Outputs(out.logits[sl], [f[sl] for f in out.features])
+
+    chunks = [(slice(0, 4), 4), (slice(4, 8), 4), (slice(8, 10), 2)]
+    expected = sum(n * term.distill(part(s, sl), part(t, sl), None) for sl, n in chunks) / 10
+    assert term.distill(s, t, None).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 def test_ckd_batchnorm_follows_the_parent_mode(gen):

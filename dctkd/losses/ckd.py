@@ -65,8 +65,9 @@ class CKDLoss(DistillTerm):
       original dropped every last partial batch. Here a batch of `B' < batch_size` samples
       has its relation rows zero-padded to `batch_size` columns: exactly the original for
       full batches, and a smaller batch reads as if the missing samples had zero similarity
-      (which the MLP sees as "no neighbours"), so no training sample is skipped. Batches
-      larger than `batch_size` are an error.
+      (which the MLP sees as "no neighbours"), so no training sample is skipped. A batch
+      larger than `batch_size` (an evaluation batch, say) is split into chunks of at most
+      `batch_size`, each with its own relations, and the loss averages over all samples.
 
     Options: `factor` (4: the embedding width is `batch_size // factor`) and `mid_channels`
     (None: `2 * C_t` as the original; the R50 teacher's 2048-channel tap then gives 3x3 convs
@@ -148,19 +149,27 @@ class CKDLoss(DistillTerm):
                 f"and {len(teacher.features)}"
             )
         batch = taps_s[0].shape[0]
-        if batch > self.batch_size:
-            raise ValueError(
-                f"CKD was built for batches of at most {self.batch_size} samples; got {batch}"
-            )
         with float32_math(taps_s[0].device):
-            q = [m(self.relations(f)) for m, f in zip(self.query, taps_s, strict=True)]
-            k = [m(self.relations(f)) for m, f in zip(self.key, taps_t, strict=True)]
-            # (B, n_s, d) x (B, d, n_t): per-sample affinity of each student tap to each teacher tap
-            weights = F.softmax(torch.bmm(torch.stack(q, 1), torch.stack(k, 2)), dim=-1)
-            errors = []
-            for row, fs in zip(self.regressors, taps_s, strict=True):
-                for reg, ft in zip(row, taps_t, strict=True):
-                    s_in, t_in = pool_to_smaller(fs, ft)
-                    errors.append((reg(s_in) - t_in).pow(2).flatten(1).mean(1))
-            errors = torch.stack(errors, 1).view(batch, len(taps_s), len(taps_t))
-            return (weights * errors).sum() / (batch * len(taps_s))
+            total = taps_s[0].new_zeros(())
+            for start in range(0, batch, self.batch_size):
+                part = slice(start, start + self.batch_size)
+                total = total + self._weighted_errors(
+                    [f[part] for f in taps_s], [f[part] for f in taps_t]
+                )
+            return total / (batch * len(taps_s))
+
+    def _weighted_errors(
+        self, taps_s: list[torch.Tensor], taps_t: list[torch.Tensor]
+    ) -> torch.Tensor:
+        """`sum_{b,i,j} w_bij * err_bij` for one batch of at most `batch_size` samples."""
+        q = [m(self.relations(f)) for m, f in zip(self.query, taps_s, strict=True)]
+        k = [m(self.relations(f)) for m, f in zip(self.key, taps_t, strict=True)]
+        # (B, n_s, d) x (B, d, n_t): per-sample affinity of each student tap to each teacher tap
+        weights = F.softmax(torch.bmm(torch.stack(q, 1), torch.stack(k, 2)), dim=-1)
+        errors = []
+        for row, fs in zip(self.regressors, taps_s, strict=True):
+            for reg, ft in zip(row, taps_t, strict=True):
+                s_in, t_in = pool_to_smaller(fs, ft)
+                errors.append((reg(s_in) - t_in).pow(2).flatten(1).mean(1))
+        errors = torch.stack(errors, 1).view(weights.shape)
+        return (weights * errors).sum()
