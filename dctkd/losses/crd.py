@@ -66,8 +66,8 @@ class CRDLoss(DistillTerm):
       would work, but it would only repeat samples while inflating the noise mass `K/N`.
     - Embeddings are normalised with `F.normalize` (norm clamped at 1e-12) instead of an
       unguarded division, and `Z` is kept as a buffer without a host sync.
-    - The memory is updated only in training mode, and under DDP each process updates its
-      own copy with its own batch (the original ran on one process).
+    - The memory is updated only in training mode. Under DDP each process keeps and updates
+      its own copy from its own batches; copies are not synchronised.
     """
 
     def __init__(
