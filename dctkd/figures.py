@@ -1,0 +1,303 @@
+"""`dctkd figures`: train what the notebooks need, execute them, export HTML, write the index.
+
+The build trains the union of every selected notebook's runs first (in parallel worker
+processes), then executes each notebook with papermill into `results/<profile>/notebooks/`
+(the notebook still calls `ensure`, so alone it trains what it needs), exports it to HTML
+and rewrites `results/<profile>/index.html`. A failing notebook stops the build with its name
+and the failing cell's error; finished runs stay in the store, so a re-run continues.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from dctkd.experiments import check_data, grid, list_profiles, load_profile, unique_configs
+from dctkd.reports import default_results, project_root, read_manifests, write_json
+
+KERNEL = "python3"
+
+
+class NotebookError(RuntimeError):
+    """A notebook failed: which one, in which cell, with which error."""
+
+
+def notebook_dir() -> Path:
+    return project_root() / "notebooks"
+
+
+def list_notebooks(folder: str | os.PathLike | None = None) -> list[Path]:
+    folder = Path(folder) if folder else notebook_dir()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no notebooks folder at {folder}; expected the project's "
+                                "notebooks/ (pass --notebooks DIR)")
+    return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+
+
+def select_notebooks(names: Iterable[str] | None, folder: str | os.PathLike | None = None
+                     ) -> list[Path]:
+    """The notebooks named (by stem, or an unambiguous prefix such as `04`), or all of them."""
+    available = list_notebooks(folder)
+    if not names:
+        return available
+    chosen = []
+    for name in names:
+        stem = Path(name).stem
+        hits = [p for p in available if p.stem == stem] or [
+            p for p in available if p.stem.startswith(stem)]
+        if len(hits) != 1:
+            raise ValueError(f"notebook {name!r} matches {len(hits)} notebooks; expected one of "
+                             f"{[p.stem for p in available]}")
+        chosen += [p for p in hits if p not in chosen]
+    return chosen
+
+
+def notebook_meta(path: Path) -> dict:
+    """The notebook's `dctkd` metadata: `families` it needs, `title`, expected `outputs`."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    return dict(nb.metadata.get("dctkd", {}))
+
+
+def pretrain(profile, notebooks: Sequence[Path], store: Path, workers: int,
+             log: Callable[[str], None] = print) -> int:
+    """Train every run the notebooks need (teachers first); returns how many were missing."""
+    from dctkd import runs
+
+    families = []
+    for nb in notebooks:
+        families += [f for f in notebook_meta(nb).get("families", []) if f not in families]
+    cells = grid(profile, families)
+    check_data(profile, cells)
+    cfgs = unique_configs(cells)
+    missing = [c for c in cfgs if not (store / c.run_id / runs.FINAL).is_file()]
+    log(f"[figures] {len(cfgs)} runs for {len(notebooks)} notebook(s): "
+        f"{len(cfgs) - len(missing)} ready, {len(missing)} to train with {workers} worker(s)")
+    if not missing:
+        return 0
+    start = time.monotonic()
+    stop = threading.Event()
+
+    def report() -> None:
+        while not stop.wait(30):
+            done = sum((store / c.run_id / runs.FINAL).is_file() for c in missing)
+            log(f"[figures]   {done}/{len(missing)} trained, {time.monotonic() - start:.0f} s")
+
+    watcher = threading.Thread(target=report, daemon=True)
+    watcher.start()
+    try:
+        runs.ensure_all(missing, store, workers=workers)
+    finally:
+        stop.set()
+    log(f"[figures] trained {len(missing)} runs in {time.monotonic() - start:.0f} s")
+    return len(missing)
+
+
+def execute(nb: Path, out_dir: Path, parameters: dict, cwd: Path | None = None) -> Path:
+    """Run `nb` with papermill (kernel `python3`, working folder `cwd`) into `out_dir`."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / nb.name
+    try:
+        papermill.execute_notebook(
+            str(nb), str(target), parameters=parameters, kernel_name=KERNEL,
+            cwd=str(cwd or nb.parent), progress_bar=False,
+        )
+    except PapermillExecutionError as err:
+        lines = [line for line in str(err.evalue).splitlines() if line.strip()]
+        raise NotebookError(
+            f"notebook {nb.stem} failed in cell {err.exec_count}: {err.ename}: "
+            f"{lines[-1] if lines else ''} (executed copy: {target})") from err
+    return target
+
+
+def export_html(executed: Path) -> Path:
+    """`<name>.html` beside the executed notebook (nbconvert's HTML exporter)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+    target = executed.with_suffix(".html")
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, target)
+    return target
+
+
+def build(
+    profile: str = "quick",
+    notebooks: Iterable[str] | None = None,
+    results: str | os.PathLike | None = None,
+    data: str | None = None,
+    overrides: Sequence[str] = (),
+    workers: int = 2,
+    html_export: bool = True,
+    train_first: bool = True,
+    notebook_folder: str | os.PathLike | None = None,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Regenerate the selected notebooks' reports; returns the path of `index.html`."""
+    prof = load_profile(profile, overrides, data)
+    out = Path(results).expanduser().resolve() if results else default_results(profile)
+    nbs = select_notebooks(notebooks, notebook_folder)
+    if train_first:
+        pretrain(prof, nbs, out / "runs", workers, log)
+    params = {
+        "profile": profile, "results": str(out), "data": prof.data_root,
+        "overrides": list(overrides),
+    }
+    try:
+        for nb in nbs:
+            start = time.monotonic()
+            log(f"[figures] {nb.stem} ...")
+            _set_status(out, nb.stem, "running")
+            try:
+                executed = execute(nb, out / "notebooks", params)
+            except BaseException:
+                _set_status(out, nb.stem, "failed")
+                raise
+            finally:
+                if html_export and (out / "notebooks" / nb.name).is_file():
+                    export_html(out / "notebooks" / nb.name)
+            _set_status(out, nb.stem, "ok")
+            log(f"[figures] {nb.stem} done in {time.monotonic() - start:.0f} s -> {executed}")
+    finally:
+        index = write_index(out, prof)
+    log(f"[figures] index: {index}")
+    return index
+
+
+def _set_status(out: Path, notebook: str, state: str) -> None:
+    write_json(out / "status" / f"{notebook}.json", {"state": state, "time": time.time()})
+
+
+def read_status(out: Path) -> dict[str, str]:
+    """`{notebook: "ok" | "failed" | "running"}` of the notebooks the build has executed."""
+    import json
+
+    return {p.stem: json.loads(p.read_text())["state"]
+            for p in sorted((Path(out) / "status").glob("*.json"))}
+
+
+def write_index(out: Path, profile) -> Path:
+    """`index.html`: every report with its figures (thumbnails) and tables, with captions."""
+    import pandas as pd
+
+    status = read_status(out)
+    manifests = {m["notebook"]: m for m in read_manifests(out)}
+    for name in status:
+        manifests.setdefault(name, {"notebook": name, "figures": [], "tables": []})
+    esc = html.escape
+    parts = [
+        "<!doctype html><meta charset='utf-8'>",
+        f"<title>dctkd — {esc(profile.name)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
+        "figure{display:inline-block;width:330px;vertical-align:top;margin:0 1em 1em 0}"
+        "figure img{width:100%;border:1px solid #ddd}figcaption{font-size:85%}"
+        "table{border-collapse:collapse;font-size:85%;margin:.5em 0}"
+        "td,th{border:1px solid #ccc;padding:2px 6px}.failed{color:#b00}"
+        ".cap{font-size:90%;color:#333}</style>",
+        f"<h1>dctkd reports — profile <code>{esc(profile.name)}</code></h1>",
+        f"<p>{esc(profile.description)}</p>",
+        f"<p>Built {time.strftime('%Y-%m-%d %H:%M')}; runs in <code>runs/</code>.</p>",
+    ]
+    for name, m in sorted(manifests.items()):
+        state = status.get(name, "ok")
+        links = [f"<a href='notebooks/{esc(name)}.html'>report</a>",
+                 f"<a href='notebooks/{esc(name)}.ipynb'>notebook</a>"]
+        flag = "" if state == "ok" else f" <span class='failed'>({esc(state)})</span>"
+        parts.append(f"<h2 id='{esc(name)}'>{esc(m.get('title', name))}{flag}</h2>"
+                     f"<p>{' · '.join(links)}</p>")
+        for fig in m.get("figures", []):
+            files = fig["files"]
+            png = next((f for f in files if f.endswith(".png")), files[0])
+            alts = " ".join(f"<a href='{esc(f)}'>{esc(Path(f).suffix[1:])}</a>" for f in files)
+            parts.append(f"<figure><a href='{esc(png)}'><img src='{esc(png)}' "
+                         f"alt='{esc(fig['name'])}'></a><figcaption><b>{esc(fig['name'])}</b>"
+                         f" ({alts}) {esc(fig['caption'])}</figcaption></figure>")
+        for tab in m.get("tables", []):
+            files = tab["files"]
+            alts = " ".join(f"<a href='{esc(f)}'>{esc(Path(f).suffix[1:])}</a>" for f in files)
+            csv = next((f for f in files if f.endswith(".csv")), None)
+            body = ""
+            if csv and (out / csv).is_file():
+                df = pd.read_csv(out / csv)
+                body = df.head(40).to_html(index=False, na_rep="", float_format="%.2f")
+                if len(df) > 40:
+                    body += f"<p class='cap'>first 40 of {len(df)} rows</p>"
+            parts.append(f"<h3>{esc(tab['name'])} <small>({alts})</small></h3>"
+                         f"<p class='cap'>{esc(tab['caption'])}</p>{body}")
+    index = out / "index.html"
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = index.with_name(".index.html.tmp")
+    tmp.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    os.replace(tmp, index)
+    return index
+
+
+def plan(profile, notebooks: Sequence[Path], store: Path) -> list[tuple[str, int, int]]:
+    """`(notebook, runs needed, runs missing)` for each notebook, without training."""
+    from dctkd import runs
+
+    rows = []
+    for nb in notebooks:
+        cfgs = unique_configs(grid(profile, notebook_meta(nb).get("families", [])))
+        missing = sum(not (store / c.run_id / runs.FINAL).is_file() for c in cfgs)
+        rows.append((nb.stem, len(cfgs), missing))
+    return rows
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "figures", help="regenerate every table and figure as executed notebooks",
+        description=__doc__.splitlines()[0])
+    p.add_argument("--profile", default="quick",
+                   help=f"one of {list_profiles()} or a profile YAML path (default quick)")
+    p.add_argument("--nb", action="append", metavar="NAME",
+                   help="run only this notebook (stem or prefix, e.g. 04); repeatable")
+    p.add_argument("--data", help="folder with one sub-folder per real dataset "
+                   "(default: $DCTKD_DATA)")
+    p.add_argument("--results", help="output folder (default results/<profile>)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a profile value, e.g. seeds=[0] (repeatable)")
+    p.add_argument("--workers", type=int, default=2, help="parallel training processes")
+    p.add_argument("--notebooks", help="notebooks folder (default the project's notebooks/)")
+    p.add_argument("--no-html", action="store_true", help="skip the HTML export")
+    p.add_argument("--no-pretrain", action="store_true",
+                   help="let each notebook train its own runs, one at a time")
+    p.add_argument("--plan", action="store_true",
+                   help="print the runs each notebook needs and how many are missing, then stop")
+    return p
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        if args.plan:
+            prof = load_profile(args.profile, args.overrides, args.data)
+            out = Path(args.results) if args.results else default_results(args.profile)
+            nbs = select_notebooks(args.nb, args.notebooks)
+            for name, total, missing in plan(prof, nbs, out / "runs"):
+                print(f"{name:32s} {total:5d} runs, {missing:5d} missing")
+            return 0
+        build(args.profile, args.nb, args.results, args.data, args.overrides, args.workers,
+              html_export=not args.no_html, train_first=not args.no_pretrain,
+              notebook_folder=args.notebooks)
+    except (NotebookError, FileNotFoundError, ValueError) as err:
+        print(f"dctkd figures: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    root = argparse.ArgumentParser(prog="dctkd")
+    add_parser(root.add_subparsers(dest="command", required=True))
+    sys.exit(main(root.parse_args(["figures", *sys.argv[1:]])))
