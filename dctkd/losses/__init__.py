@@ -46,7 +46,9 @@ def build_term(
     """
     _import_all()
     if name not in _REGISTRY:
-        raise ValueError(f"unknown distillation method {name!r}; expected one of {sorted(_REGISTRY)}")
+        raise ValueError(
+            f"unknown distillation method {name!r}; expected one of {sorted(_REGISTRY)}"
+        )
     return _REGISTRY[name].build(
         student_shapes=student_shapes,
         teacher_shapes=teacher_shapes,

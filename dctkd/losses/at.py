@@ -6,8 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from . import register
-from .base import DistillTerm, Outputs
-from .kd import float32_math, reject_options
+from .base import DistillTerm, Outputs, float32_math, reject_options
 
 
 def pool_to_smaller(fs: torch.Tensor, ft: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

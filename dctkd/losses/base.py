@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import NamedTuple
 
 import torch
@@ -38,3 +39,19 @@ class DistillTerm(nn.Module):
         index: torch.Tensor | None = None,
     ) -> torch.Tensor:
         raise NotImplementedError
+
+
+_AUTOCAST_DEVICES = ("cpu", "cuda", "xpu", "mps")
+
+
+def float32_math(device: torch.device) -> contextlib.AbstractContextManager:
+    """Context that disables autocast on `device` so ops inside run in the inputs' dtype."""
+    if device.type in _AUTOCAST_DEVICES:
+        return torch.autocast(device.type, enabled=False)
+    return contextlib.nullcontext()
+
+
+def reject_options(method: str, unknown: dict) -> None:
+    """Raise on build options a term does not know, so a typo never silently changes a run."""
+    if unknown:
+        raise ValueError(f"unknown option(s) {sorted(unknown)} for distillation method {method!r}")

@@ -10,8 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import register
-from .base import DistillTerm, Outputs
-from .kd import float32_math, reject_options
+from .base import DistillTerm, Outputs, float32_math, reject_options
 
 
 class Embed(nn.Module):

@@ -1,34 +1,12 @@
-"""Hinton knowledge distillation on logits (DistillKL, SPEC A.6).
-
-Also home of two helpers every term here shares: `float32_math` (the trainer may run the
-networks under bf16 autocast, but loss math such as regressor convolutions stays fp32) and
-`reject_options` (unknown build options are errors, not silently ignored).
-"""
+"""Hinton knowledge distillation on logits (DistillKL, SPEC A.6)."""
 
 from __future__ import annotations
-
-import contextlib
 
 import torch
 import torch.nn.functional as F
 
 from . import register
-from .base import DistillTerm, Outputs
-
-_AUTOCAST_DEVICES = ("cpu", "cuda", "xpu", "mps")
-
-
-def float32_math(device: torch.device) -> contextlib.AbstractContextManager:
-    """Context that disables autocast on `device` so ops inside run in the inputs' dtype."""
-    if device.type in _AUTOCAST_DEVICES:
-        return torch.autocast(device.type, enabled=False)
-    return contextlib.nullcontext()
-
-
-def reject_options(method: str, unknown: dict) -> None:
-    """Raise on build options a term does not know, so a typo never silently changes a run."""
-    if unknown:
-        raise ValueError(f"unknown option(s) {sorted(unknown)} for distillation method {method!r}")
+from .base import DistillTerm, Outputs, float32_math, reject_options
 
 
 def kd_loss(

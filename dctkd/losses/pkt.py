@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 
 from . import register
-from .base import DistillTerm, Outputs
-from .kd import float32_math, reject_options
+from .base import DistillTerm, Outputs, float32_math, reject_options
 
 
 def _similarity_distribution(x: torch.Tensor, eps: float) -> torch.Tensor:

@@ -7,8 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import register
-from .base import DistillTerm, Outputs
-from .kd import float32_math, reject_options
+from .base import DistillTerm, Outputs, float32_math, reject_options
 
 PYRAMID = (4, 2, 1)
 

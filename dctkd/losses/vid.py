@@ -10,8 +10,7 @@ from torch import nn
 
 from . import register
 from .at import pool_to_smaller
-from .base import DistillTerm, Outputs
-from .kd import float32_math, reject_options
+from .base import DistillTerm, Outputs, float32_math, reject_options
 
 
 class VIDRegressor(nn.Module):
