@@ -22,6 +22,12 @@ $(STAMP): pyproject.toml
 test: env
 	$(BIN)/python -m pytest -n 2
 
+figures: env
+	$(BIN)/dctkd figures --profile $(PROFILE) $(if $(NB),--nb $(NB)) $(if $(DATA),--data $(DATA))
+
+lab: env
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
 lint: env
 	$(BIN)/ruff check dctkd tests bench
 
