@@ -159,6 +159,7 @@ def test_dataset_surface_and_split_alignment():
     info = dataset_info("scenes", opts)
     assert (info.num_classes, info.image_size, info.family) == (10, 32, "synthetic")
     assert len(train.classes) == 10 and len(train.kind_names) == 12
+    assert train.single_object_accuracy == pytest.approx(0.4)
 
 
 def test_train_size_subsample_keeps_every_class():
@@ -193,7 +194,9 @@ def test_pad_crop_flip_returns_a_shifted_or_flipped_copy():
         ({"k": 4, "distractors": 6}, "must fit"),
         ({"k": 1, "num_classes": 12}, "more kinds"),
         ({"k": 4, "num_classes": 2, "shapes": 1, "colours": 4}, "distinct sets"),
-        ({"train_size": 0}, "positive integer"),
+        ({"train_size": 0}, "train_size must be an integer >= 1"),
+        ({"distractors": -1}, "distractors must be an integer >= 0"),
+        ({"shapes": 2.0}, "shapes must be an integer"),
     ],
 )
 def test_bad_scene_options_are_refused(options, match):

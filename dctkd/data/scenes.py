@@ -97,17 +97,30 @@ class SceneConfig:
         return [f"{c}-{s}" for c in colours for s in SHAPE_NAMES[: self.shapes]]
 
     def validate(self) -> None:
-        for name in ("k", "num_classes", "image_size", "grid", "train_size", "test_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+        positive = (
+            "k",
+            "num_classes",
+            "image_size",
+            "grid",
+            "train_size",
+            "test_size",
+            "shapes",
+            "colours",
+        )
+        for name in (*positive, "distractors", "seed", "object_size"):
+            value, least = getattr(self, name), 1 if name in positive else 0
+            if name == "object_size" and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(
-                    f"scenes option {name} must be a positive integer, got {getattr(self, name)!r}"
+                    f"scenes option {name} must be an integer >= {least}, got {value!r}"
                 )
         if not 1 <= self.shapes <= len(SHAPE_NAMES) or not 1 <= self.colours <= len(COLOURS):
             raise ValueError(
                 f"scenes options shapes and colours must be in 1..{len(SHAPE_NAMES)} "
                 f"and 1..{len(COLOURS)}, got {self.shapes} and {self.colours}"
             )
-        if self.distractors < 0 or self.k + self.distractors > self.grid**2:
+        if self.k + self.distractors > self.grid**2:
             raise ValueError(
                 f"k + distractors = {self.k + self.distractors} objects must fit "
                 f"the {self.grid}x{self.grid} grid's {self.grid**2} cells"
@@ -320,3 +333,8 @@ class SceneDataset(TensorImageDataset):
 
     def options(self) -> dict:
         return asdict(self.config)
+
+    @property
+    def single_object_accuracy(self) -> float:
+        """Ceiling of a classifier shown one class-defining object (1 for k = 1, <= 1/2 else)."""
+        return single_object_accuracy(self.class_sets, self.config.n_kinds)
