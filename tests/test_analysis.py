@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 from dctkd.analysis import (
     activation_maps,
     attention_overlap,
-    embeddings,
+    extract_embeddings,
     gradcam,
     gradcam_overlap,
     mass_on_objects,
@@ -271,7 +271,7 @@ def test_gradcam_overlap_of_a_model_with_itself(model, images):
 
 
 def test_embeddings_tsne_and_silhouette(model, images):
-    emb, labels = embeddings(model, (images, torch.arange(4)), batch_size=2)
+    emb, labels = extract_embeddings(model, (images, torch.arange(4)), batch_size=2)
     assert emb.shape == (4, 64) and labels.tolist() == list(range(4))
 
     rng = np.random.default_rng(0)

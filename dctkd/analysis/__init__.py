@@ -4,7 +4,7 @@ teacher, Grad-CAM and penultimate-feature embeddings (SPEC F.6, F.8, H.2 item 9)
 Grad-CAM and scikit-learn are imported only when used.
 """
 
-from dctkd.analysis.embeddings import embeddings, silhouette, tsne
+from dctkd.analysis.embeddings import extract_embeddings, silhouette, tsne
 from dctkd.analysis.gradcam import LogitsOnly, gradcam, gradcam_overlap
 from dctkd.analysis.maps import activation_maps, minmax, overlay, upsample
 from dctkd.analysis.overlap import (
@@ -25,7 +25,7 @@ __all__ = [
     "activation_maps",
     "attention_overlap",
     "compare_maps",
-    "embeddings",
+    "extract_embeddings",
     "gradcam",
     "gradcam_overlap",
     "mass_on_objects",

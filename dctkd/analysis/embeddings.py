@@ -10,7 +10,7 @@ from dctkd.analysis._data import Data, eval_mode, iter_batches, model_device
 
 
 @torch.no_grad()
-def embeddings(
+def extract_embeddings(
     model: nn.Module, data: Data, batch_size: int = 128
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pooled last-stage features `(N, D)` float32 and targets `(N,)` int64, in data order.
