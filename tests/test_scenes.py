@@ -41,10 +41,13 @@ def test_generation_is_deterministic_per_seed_and_differs_across_seeds():
     assert (a.images[:10] != generate(cfg(seed=3), "test").images[:10]).any()
 
 
-def test_test_size_does_not_change_the_training_images():
+def test_test_size_does_not_change_the_training_images_and_sizes_nest():
     a = generate(cfg(test_size=50), "train")
     b = generate(cfg(test_size=80), "train")
     np.testing.assert_array_equal(a.images, b.images)
+    big = generate(cfg(train_size=1200), "train")
+    for x, y in zip(a, big, strict=True):
+        np.testing.assert_array_equal(x, y[: SMALL["train_size"]])
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4])
@@ -163,8 +166,11 @@ def test_dataset_surface_and_split_alignment():
 
 
 def test_train_size_subsample_keeps_every_class():
-    ds = build_dataset("scenes", "train", options=SMALL, train_size=40, seed=2)
+    balanced = {"train_size": 500, "test_size": 10}
+    ds = build_dataset("scenes", "train", options=balanced, train_size=40, seed=2)
     assert len(ds) == 40 and Counter(ds.targets) == {c: 4 for c in range(10)}
+    ds = build_dataset("scenes", "train", options=SMALL, train_size=12, seed=2)
+    assert len(ds) == 12 and set(ds.targets) == set(range(10))
 
 
 def test_pad_crop_flip_returns_a_shifted_or_flipped_copy():

@@ -23,8 +23,9 @@ The rules that make the labels well defined:
 Consequently every image contains exactly one complete class set, its own.
 
 Splits are generated whole at construction from `seed` (the data seed, separate from the
-run seed): class sets from `[seed, 0]`, train from `[seed, 1]`, test from `[seed, 2]`, so
-changing `test_size` never changes the training images.
+run seed): class sets from `[seed, 0]`, train from `[seed, 1, chunk]`, test from
+`[seed, 2, chunk]`, so changing `test_size` never changes the training images and a smaller
+`train_size` yields a prefix of a larger one.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ COLOURS = {
 BACKGROUND = (0.35, 0.6)  # per-image grey level range
 NOISE = 0.06  # background pixel noise amplitude (uniform, per channel)
 TEXTURE = 0.2  # sprite pixel noise amplitude (multiplicative)
+CHUNK = 500  # images per independently seeded block (rounded to a multiple of num_classes)
 
 
 @dataclass(frozen=True)
@@ -262,10 +264,24 @@ def _draw_kinds(rng, cfg: SceneConfig, class_sets, targets: np.ndarray) -> np.nd
 
 
 def generate(cfg: SceneConfig, split: str) -> SceneArrays:
-    """Render the whole `"train"` or `"test"` split; deterministic in `(cfg, split)`."""
+    """Render the whole `"train"` or `"test"` split; deterministic in `(cfg, split)`.
+
+    Images are made in class-balanced chunks, each from its own seed `[seed, split, chunk]`,
+    so a smaller `train_size` gives a prefix of a larger one: a student given fewer images
+    sees a subset of its teacher's.
+    """
     n = {"train": cfg.train_size, "test": cfg.test_size}[split]
     class_sets = make_class_sets(cfg)
-    rng = np.random.default_rng([cfg.seed, 1 if split == "train" else 2])
+    chunk = cfg.num_classes * max(1, CHUNK // cfg.num_classes)
+    parts = [
+        _render(cfg, class_sets, chunk, [cfg.seed, 1 if split == "train" else 2, c])
+        for c in range(-(-n // chunk))
+    ]
+    return SceneArrays(*(np.concatenate(arrays)[:n] for arrays in zip(*parts, strict=True)))
+
+
+def _render(cfg: SceneConfig, class_sets, n: int, seed: list[int]) -> SceneArrays:
+    rng = np.random.default_rng(seed)
     targets = rng.permutation(np.arange(n) % cfg.num_classes)
     kinds = _draw_kinds(rng, cfg, class_sets, targets)
     n_obj = kinds.shape[1]
