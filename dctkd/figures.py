@@ -114,10 +114,24 @@ def execute(nb: Path, out_dir: Path, parameters: dict, cwd: Path | None = None) 
         )
     except PapermillExecutionError as err:
         lines = [line for line in str(err.evalue).splitlines() if line.strip()]
+        first = next((line for line in err.source.splitlines() if line.strip()), "")
         raise NotebookError(
-            f"notebook {nb.stem} failed in cell {err.exec_count}: {err.ename}: "
-            f"{lines[-1] if lines else ''} (executed copy: {target})") from err
+            f"notebook {nb.stem} failed in cell {_source_position(target, err.cell_index)} "
+            f"(`{first.strip()[:60]}`): {err.ename}: {lines[-1] if lines else ''} "
+            f"(executed copy: {target})") from err
     return target
+
+
+def _source_position(executed: Path, cell_index: int) -> int:
+    """1-based position of a cell in the notebook as written (papermill's cells not counted)."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(executed, as_version=4).cells[:cell_index]
+    except (OSError, ValueError):
+        return cell_index + 1
+    ours = [c for c in cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    return len(ours) + 1
 
 
 def export_html(executed: Path) -> Path:

@@ -1,0 +1,127 @@
+"""Profiles and the experiment grid: loading, overrides, run sharing, data checks, budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from dctkd import experiments as E
+from dctkd.methods import resolve
+
+
+@pytest.mark.parametrize("name", ["smoke", "quick", "paper"])
+def test_every_family_of_every_profile_builds(name):
+    prof = E.load_profile(name, data="/nowhere")
+    for family in E.FAMILIES:
+        cells = E.grid(prof, [family])
+        assert cells, family
+        for cell in cells:
+            assert cell.cfg.run_id == cell.run_id
+            if cell.label == E.TEACHER:
+                assert cell.cfg.teacher is None and cell.cfg.model == cell.teacher
+            elif cell.label == "Baseline":
+                assert cell.cfg.teacher is None and cell.cfg.method.name == "none"
+            else:
+                assert cell.cfg.teacher.model == cell.teacher
+                assert E.method_label(cell.cfg.method.name) == cell.label
+
+
+def test_unknown_profile_and_bad_override_are_clear():
+    with pytest.raises(ValueError, match="unknown profile 'nope'"):
+        E.load_profile("nope")
+    with pytest.raises(ValueError, match="unknown profile key 'sedes'"):
+        E.load_profile("smoke", ["sedes=[0]"])
+    with pytest.raises(ValueError, match="not of the form key=value"):
+        E.load_profile("smoke", ["seeds"])
+    with pytest.raises(ValueError, match="names dataset 'cifar'"):
+        E.load_profile("smoke", ["families.alpha.dataset=cifar"])
+
+
+def test_overrides_reach_runs_and_integer_keys():
+    prof = E.load_profile("quick", ["seeds=[7]", "roles.student.optim.epochs=3",
+                                    "families.kstudy.ks.1.options.distractors=2"])
+    students = [c for c in E.main(prof) if c.label != E.TEACHER]
+    assert {c.seed for c in students} == {7}
+    assert {c.cfg.optim.epochs for c in students} == {3}
+    k1 = [c for c in E.kstudy(prof) if c.value == 1]
+    assert {c.cfg.data.options["distractors"] for c in k1} == {2}
+    assert all(c.cfg.data.options["k"] == 1 for c in k1)
+
+
+def test_same_experiment_in_two_notebooks_is_one_run():
+    prof = E.load_profile("quick")
+    main_ids = {c.run_id for c in E.main(prof)}
+    alpha_default = [c for c in E.alpha(prof) if c.value == 1.0]
+    assert alpha_default and all(c.run_id in main_ids for c in alpha_default)
+    assert alpha_default[0].cfg.method.alpha is None
+    zero = [c for c in E.baseline_alpha(prof) if c.param == "change" and c.value == 0.0]
+    assert zero and all(c.run_id in main_ids for c in zero)
+    v1 = [c for c in E.design(prof) if c.value == "V1"]
+    assert all(c.run_id in main_ids for c in v1)
+    k3 = [c for c in E.kstudy(prof) if c.value == 3]
+    assert {c.run_id for c in k3 if c.label in ("Baseline", "AT", "DCT")} <= main_ids
+
+
+def test_ablated_settings_are_distinct_runs_with_the_right_weights():
+    prof = E.load_profile("quick")
+    sweep = [c for c in E.alpha(prof) if c.param == "alpha"]
+    assert len({c.run_id for c in sweep}) == len(sweep)
+    for c in sweep:
+        assert resolve(c.cfg.method).alpha == pytest.approx(c.value)
+    for c in E.baseline_alpha(prof):
+        if c.param == "change":
+            base = resolve(type(c.cfg.method)(name=c.cfg.method.name)).alpha
+            assert resolve(c.cfg.method).alpha == pytest.approx(base * (1 + c.value))
+    opts = {c.value: c.cfg.method.options for c in E.design(prof) if c.param == "transform"}
+    assert opts["V2"] == {"variant": "v2"} and opts["DCT-II"] == {"variant": "dct2"}
+
+
+def test_unique_configs_put_every_teacher_before_its_students():
+    prof = E.load_profile("quick")
+    cells = E.grid(prof, E.FAMILIES)
+    cfgs = E.unique_configs(cells)
+    ids = [c.run_id for c in cfgs]
+    assert len(ids) == len(set(ids)) == len({c.run_id for c in cells})
+    for pos, cfg in enumerate(cfgs):
+        if cfg.teacher is not None:
+            assert ids.index(cfg.teacher.run_id) < pos
+
+
+def test_quick_profile_stays_within_its_run_budget():
+    # `make figures` must run on a 2-core CPU in about 25 minutes; sized from measurements.
+    prof = E.load_profile("quick")
+    cfgs = E.unique_configs(E.grid(prof, E.FAMILIES))
+    assert len(cfgs) <= 150
+    assert len(prof.seeds) >= 3
+    smoke = E.unique_configs(E.grid(E.load_profile("smoke"), E.FAMILIES))
+    assert len(smoke) <= 40
+
+
+def test_paper_cifar_runs_follow_their_own_protocol():
+    prof = E.load_profile("paper", data="/d")
+    cifar = [c for c in E.main(prof) if c.dataset == "cifar100"]
+    assert {(c.teacher, c.student) for c in cifar} >= {("resnet56", "resnet20"),
+                                                       ("resnet32x4", "resnet8x4")}
+    for c in cifar:
+        assert c.cfg.optim.schedule == "multistep" and c.cfg.optim.epochs == 240
+        assert c.cfg.pretrained is None
+        if c.cfg.method.name.startswith("dct"):
+            assert c.cfg.method.options == {"pred_guide": False}
+    assert {c.cfg.data.root for c in cifar} == {"/d/cifar100"}
+
+
+def test_missing_dataset_root_stops_before_training(tmp_path):
+    prof = E.load_profile("paper", data=str(tmp_path))
+    cells = E.alpha(prof)
+    with pytest.raises(FileNotFoundError, match="ADEChallengeData2016"):
+        E.check_data(prof, cells)
+    (tmp_path / "ADEChallengeData2016").mkdir()
+    E.check_data(prof, cells)
+    E.check_data(prof, E.kstudy(prof))  # generated scenes need no folder
+
+
+def test_method_labels_round_trip():
+    for name in ("none", "kd", "dct", "dct+kd", "ckd+kd", "review"):
+        assert E.method_name(E.method_label(name)) == name
+    assert E.method_label("at+kd") == "AT + KD"
+    with pytest.raises(ValueError, match="unknown method"):
+        E.method_label("fitnet")
