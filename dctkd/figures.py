@@ -271,9 +271,16 @@ def plan(profile, notebooks: Sequence[Path], store: Path) -> list[tuple[str, int
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register `figures` on an argparse sub-command set."""
     p = subparsers.add_parser(
         "figures", help="regenerate every table and figure as executed notebooks",
         description=__doc__.splitlines()[0])
+    add_arguments(p)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `dctkd figures`."""
     p.add_argument("--profile", default="quick",
                    help=f"one of {list_profiles()} or a profile YAML path (default quick)")
     p.add_argument("--nb", action="append", metavar="NAME",
@@ -290,7 +297,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="let each notebook train its own runs, one at a time")
     p.add_argument("--plan", action="store_true",
                    help="print the runs each notebook needs and how many are missing, then stop")
-    return p
 
 
 def main(args: argparse.Namespace) -> int:
@@ -312,6 +318,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    root = argparse.ArgumentParser(prog="dctkd")
-    add_parser(root.add_subparsers(dest="command", required=True))
-    sys.exit(main(root.parse_args(["figures", *sys.argv[1:]])))
+    parser = argparse.ArgumentParser(prog="dctkd figures")
+    add_arguments(parser)
+    sys.exit(main(parser.parse_args()))

@@ -94,8 +94,8 @@ def test_failing_notebook_stops_the_build_with_its_name_and_error(tmp_path):
     folder = tmp_path / "nbs"
     folder.mkdir()
     nbformat.write(nb, folder / "99_broken.ipynb")
-    with pytest.raises(figures.NotebookError,
-                       match=r"99_broken failed in cell 3 \(`raise ValueError.*\): ValueError: no such table"):
+    expected = r"99_broken failed in cell 3 \(`raise ValueError.*\): ValueError: no such table"
+    with pytest.raises(figures.NotebookError, match=expected):
         figures.build("smoke", results=tmp_path / "out", notebook_folder=folder,
                       html_export=False, log=lambda _: None)
     assert figures.read_status(tmp_path / "out") == {"99_broken": "failed"}
@@ -103,8 +103,7 @@ def test_failing_notebook_stops_the_build_with_its_name_and_error(tmp_path):
 
 
 def test_missing_data_root_stops_the_paper_build_before_training(tmp_path, capsys):
-    parser = _parser()
-    args = parser.parse_args(["figures", "--profile", "paper", "--data", str(tmp_path),
+    args = _parser().parse_args(["--profile", "paper", "--data", str(tmp_path),
                               "--nb", "04", "--results", str(tmp_path / "out")])
     assert figures.main(args) == 1
     err = capsys.readouterr().err
@@ -113,7 +112,7 @@ def test_missing_data_root_stops_the_paper_build_before_training(tmp_path, capsy
 
 
 def test_plan_lists_runs_without_training(tmp_path, capsys):
-    args = _parser().parse_args(["figures", "--profile", "paper", "--plan",
+    args = _parser().parse_args(["--profile", "paper", "--plan",
                                  "--results", str(tmp_path)])
     assert figures.main(args) == 0
     out = capsys.readouterr().out
@@ -124,9 +123,9 @@ def test_plan_lists_runs_without_training(tmp_path, capsys):
 def _parser():
     import argparse
 
-    root = argparse.ArgumentParser()
-    figures.add_parser(root.add_subparsers(dest="command"))
-    return root
+    parser = argparse.ArgumentParser()
+    figures.add_arguments(parser)
+    return parser
 
 
 # ------------------------------------------------------------------ SPEC F.1–F.4 coverage
