@@ -1,0 +1,163 @@
+"""The student, its frozen teacher and the weighted objective as one module (mdistiller style).
+
+`Distiller.forward` returns the student logits and the *weighted* loss terms, whose sum is
+what the optimiser minimises. The teacher cannot leave eval mode, has no gradients and runs
+under `no_grad` on the same (augmented) batch as the student. The networks may run under
+autocast; the loss terms are computed with autocast off, in float32.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .losses import DistillTerm, Outputs, build_term
+from .methods import SPATIAL, Objective
+
+
+class Distiller(nn.Module):
+    """`beta*CE(z_s, y) + alpha*term(student, teacher) + delta*KD_T(z_s, z_t)` (SPEC A.6).
+
+    `student`/`teacher` return `(logits (B, K), [features (B, C_l, H_l, W_l)])`; `teacher` may
+    be None only when the objective needs none. `term`'s trainable parts are sub-modules of
+    this one, so `trainable_parameters()` hands them to the optimiser with the student's.
+    """
+
+    def __init__(
+        self,
+        student: nn.Module,
+        teacher: nn.Module | None,
+        objective: Objective,
+        term: DistillTerm | None = None,
+    ):
+        super().__init__()
+        if objective.needs_teacher and teacher is None:
+            raise ValueError(
+                f"method {objective.term or 'kd'!r} needs a teacher; set `teacher` in the config"
+            )
+        if (objective.term is None) != (term is None):
+            raise ValueError(
+                f"objective term {objective.term!r} does not match the given term {term!r}"
+            )
+        self.student = student
+        self.teacher = teacher
+        self.term = term
+        self.objective = objective
+        if teacher is not None:
+            teacher.requires_grad_(False)
+            teacher.eval()
+
+    def train(self, mode: bool = True) -> Distiller:
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()
+        return self
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """Student parameters, then the term's (never the teacher's)."""
+        params = list(self.student.parameters())
+        if self.term is not None:
+            params += [p for p in self.term.parameters() if p.requires_grad]
+        return params
+
+    def trainable_state(self) -> dict:
+        """What a checkpoint must hold besides optimiser state: student and term weights/buffers."""
+        state = {"student": self.student.state_dict()}
+        if self.term is not None:
+            state["term"] = self.term.state_dict()
+        return state
+
+    def forward(
+        self, images: torch.Tensor, targets: torch.Tensor, index: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """`images (B, 3, H, W)`, `targets (B,)`, `index (B,)` dataset indices (CRD's memory)."""
+        s_logits, s_feats = self.student(images)
+        losses: dict[str, torch.Tensor] = {}
+        obj = self.objective
+        t_out = None
+        if self.teacher is not None and obj.needs_teacher:
+            with torch.no_grad():
+                t_logits, t_feats = self.teacher(images)
+            t_out = Outputs(t_logits, list(t_feats))
+        with torch.autocast(images.device.type, enabled=False):
+            logits32 = s_logits.float()
+            losses["ce"] = obj.beta * F.cross_entropy(logits32, targets)
+            if self.term is not None:
+                value = self.term.distill(Outputs(s_logits, list(s_feats)), t_out, targets, index)
+                losses[obj.term] = obj.alpha * value.float()
+            if obj.delta > 0:
+                losses["kd"] = losses.get("kd", 0) + obj.delta * kd_divergence(
+                    logits32, t_out.logits.float(), obj.temperature
+                )
+        return s_logits, losses
+
+
+def kd_divergence(
+    s_logits: torch.Tensor, t_logits: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """Hinton KD as the original's DistillKL: `T^2/B * sum_b KL(p_t || p_s)` on `(B, K)` logits."""
+    from .losses.kd import kd_loss
+
+    return kd_loss(s_logits, t_logits, temperature)
+
+
+def build_distiller(
+    student: nn.Module,
+    teacher: nn.Module | None,
+    objective: Objective,
+    *,
+    student_shapes: list[tuple[int, int, int]],
+    teacher_shapes: list[tuple[int, int, int]] | None,
+    num_samples: int,
+    num_classes: int,
+    batch_size: int,
+    context: dict | None = None,
+) -> Distiller:
+    """A `Distiller` whose term is sized from the tap shapes `(C, H, W)` of both networks.
+
+    `context` adds build keywords the engine knows and the config does not (CRD's
+    `train_targets`); options given in the config win.
+
+    Raises ValueError before any training when a method that compares maps tap by tap gets
+    taps that cannot be paired (different count, or different `(H, W)` where required).
+    """
+    term = None
+    if objective.term is not None:
+        check_taps(objective.term, student_shapes, teacher_shapes or [])
+        term = build_term(
+            objective.term,
+            student_shapes=student_shapes,
+            teacher_shapes=teacher_shapes,
+            num_samples=num_samples,
+            num_classes=num_classes,
+            batch_size=batch_size,
+            **{**(context or {}), **objective.options},
+        )
+    return Distiller(student, teacher, objective, term)
+
+
+def check_taps(
+    term: str,
+    student_shapes: list[tuple[int, int, int]],
+    teacher_shapes: list[tuple[int, int, int]],
+) -> None:
+    """Stop early when `term` cannot pair the student's and the teacher's feature taps."""
+    if term not in SPATIAL:
+        return
+    if len(student_shapes) != len(teacher_shapes):
+        raise ValueError(
+            f"method {term!r} pairs feature maps tap by tap, but the student has "
+            f"{len(student_shapes)} taps and the teacher {len(teacher_shapes)}; pick a teacher "
+            "of the same family"
+        )
+    if SPATIAL[term]:
+        for i, (s, t) in enumerate(zip(student_shapes, teacher_shapes, strict=True)):
+            if tuple(s[1:]) != tuple(t[1:]):
+                raise ValueError(
+                    f"method {term!r} needs equal map sizes at every tap, but tap {i} is "
+                    f"{s[1]}x{s[2]} in the student and {t[1]}x{t[2]} in the teacher"
+                )
+
+
+__all__ = ["Distiller", "build_distiller", "check_taps", "kd_divergence"]
