@@ -8,6 +8,8 @@ NaN. Here a map whose divisor is at most `eps` normalises to all zeros, with zer
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -34,7 +36,7 @@ def _sum_squares(f: Tensor) -> Tensor:
     if f.device.type != "cpu":
         return torch.linalg.vector_norm(f, 2, dim=1, dtype=acc).square()
     b = f.shape[0]
-    per_sample = max(1, f[0].numel() * torch.finfo(acc).bits // 8)
+    per_sample = max(1, math.prod(f.shape[1:]) * torch.finfo(acc).bits // 8)
     step = max(1, _CHUNK_BYTES // per_sample)
     out = torch.empty((b, *f.shape[2:]), dtype=acc, device=f.device)
     for i in range(0, b, step):
@@ -79,14 +81,13 @@ def activation_map(features: Tensor, p: float = 2) -> Tensor:
     return features.to(accumulation_dtype(features.dtype)).abs().pow(p).mean(1)
 
 
-def spatial_min(a: Tensor) -> Tensor:
-    """Per-map minimum over the last two dims of `(..., H, W)`, kept as `(..., 1, 1)`."""
-    return a.amin(dim=(-2, -1), keepdim=True)
+def spatial_min_max(a: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-map minimum and maximum over the last two dims of `(..., H, W)`, each `(..., 1, 1)`.
 
-
-def spatial_max(a: Tensor) -> Tensor:
-    """Per-map maximum over the last two dims of `(..., H, W)`, kept as `(..., 1, 1)`."""
-    return a.amax(dim=(-2, -1), keepdim=True)
+    One pass (`aminmax`); tied extremes share the gradient equally.
+    """
+    lo, hi = torch.aminmax(a.flatten(-2), dim=-1, keepdim=True)
+    return lo.unsqueeze(-1), hi.unsqueeze(-1)
 
 
 def remove_mean(a: Tensor) -> Tensor:
@@ -106,11 +107,27 @@ def normalise_by_max(a: Tensor, eps: float = AM_EPS) -> Tensor:
     It divides by `max`, not `max - min`, so the result tops out at `1 - min/max`. Meant for
     non-negative maps (activation maps, spectrum magnitudes).
     """
-    lo = spatial_min(a)
-    return (a - lo) * safe_reciprocal(spatial_max(a), eps)
+    lo, hi = spatial_min_max(a)
+    return (a - lo) * safe_reciprocal(hi, eps)
 
 
 def normalise_min_max(a: Tensor, eps: float = AM_EPS) -> Tensor:
     """`(A - min A) / (max A - min A)` per map, into `[0, 1]` (SPEC A.4, V2)."""
-    lo = spatial_min(a)
-    return (a - lo) * safe_reciprocal(spatial_max(a) - lo, eps)
+    lo, hi = spatial_min_max(a)
+    return (a - lo) * safe_reciprocal(hi - lo, eps)
+
+
+def centred(a: Tensor, by: str = "range", eps: float = AM_EPS) -> Tensor:
+    """Normalised map with its mean removed: `N(A) - mean N(A)` for `N` = `normalise_*`.
+
+    The min shift inside `N` cancels against the mean, so this is `(A - mean A) / max A`
+    (`by="max"`, V1) or `(A - mean A) / (max A - min A)` (`by="range"`, V2), in fewer passes.
+    """
+    if by == "max":
+        scale = safe_reciprocal(a.amax(dim=(-2, -1), keepdim=True), eps)
+    elif by == "range":
+        lo, hi = spatial_min_max(a)
+        scale = safe_reciprocal(hi - lo, eps)
+    else:
+        raise ValueError(f"centred normalises by 'max' or 'range', got {by!r}")
+    return remove_mean(a) * scale

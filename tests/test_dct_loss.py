@@ -8,7 +8,13 @@ import scipy.fft
 import torch
 
 import dctkd.attention as attention
-from dctkd.attention import activation_map, normalise_by_max, normalise_min_max
+from dctkd.attention import (
+    activation_map,
+    centred,
+    normalise_by_max,
+    normalise_min_max,
+    remove_mean,
+)
 from dctkd.losses import Outputs
 from dctkd.losses.dct import DCTLoss, dct_kd_loss, spectrum, transform
 
@@ -103,6 +109,14 @@ def test_normalisations_are_safe_on_flat_maps(normalise):
     ramp = torch.arange(1.0, 7.0).view(1, 2, 3)
     expected = (ramp - 1) / (6 if normalise is normalise_by_max else 5)
     torch.testing.assert_close(normalise(ramp), expected)
+
+
+def test_centred_equals_normalise_then_remove_mean():
+    a = activation_map(_random_feats([(3, 4, 6, 5)], 15, F64)[0])
+    torch.testing.assert_close(centred(a, by="max"), remove_mean(normalise_by_max(a)))
+    torch.testing.assert_close(centred(a, by="range"), remove_mean(normalise_min_max(a)))
+    with pytest.raises(ValueError, match="'max' or 'range'"):
+        centred(a, by="sum")
 
 
 # --- golden values (SPEC A.8) -----------------------------------------------------------------

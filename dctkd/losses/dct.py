@@ -17,12 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from ..attention import (
-    activation_map,
-    normalise_by_max,
-    normalise_min_max,
-    remove_mean,
-)
+from ..attention import activation_map, centred, normalise_by_max, normalise_min_max
 from ..dct import dct2, fft_real
 from . import register
 from .base import DistillTerm, Outputs
@@ -43,8 +38,8 @@ def transform(am: Tensor, variant: str = "v1") -> Tensor:
     """
     _check_variant(variant)
     if variant == "v1":
-        return fft_real(remove_mean(normalise_by_max(am)), absolute=True)
-    x = remove_mean(normalise_min_max(am))
+        return fft_real(centred(am, by="max"), absolute=True)
+    x = centred(am, by="range")
     return fft_real(x) if variant == "v2" else dct2(x)
 
 
