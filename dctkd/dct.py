@@ -15,8 +15,9 @@ import torch
 from torch import Tensor
 
 
-def dct_matrix(n: int, device: torch.device | str | None = None,
-               dtype: torch.dtype = torch.float32) -> Tensor:
+def dct_matrix(
+    n: int, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
+) -> Tensor:
     """Orthonormal DCT-II matrix `D (n, n)`, `D[k, i] = a_k cos(pi (2i + 1) k / (2n))`.
 
     `a_0 = sqrt(1/n)`, `a_k = sqrt(2/n)`, so `D @ D.T = I`. Built in float64 and cached per
