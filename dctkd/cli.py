@@ -1,0 +1,205 @@
+"""`dctkd <command>`: train and evaluate runs of the store from the shell.
+
+Each command is a pair `(add_arguments(parser), run(args) -> exit code)` in `COMMANDS`, or the
+name of a module defining those two functions, imported only when its command runs. A bad
+configuration stops with one line on stderr and exit code 2, before any training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import typing
+from collections.abc import Callable
+from dataclasses import fields, is_dataclass
+
+from .config import RunConfig, apply_overrides, dump_yaml, load_yaml
+
+
+def config_keys(cls: type = RunConfig, prefix: str = "") -> list[tuple[str, str, object]]:
+    """Every dotted `key=value` field of the config: `(key, type, default)`."""
+    out = []
+    defaults = cls()
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        key = f"{prefix}{f.name}"
+        value = getattr(defaults, f.name)
+        if is_dataclass(value):
+            out += config_keys(type(value), key + ".")
+        elif f.name == "teacher":
+            out.append((f"{key}.<key>", "RunConfig", "(none) the teacher's own fields, as above"))
+        else:
+            hint = hints[f.name]
+            name = hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
+            out.append((key, name, value))
+    return out
+
+
+def _fields_help() -> str:
+    rows = [f"  {k:<24} {t:<16} default {d!r}" if not isinstance(d, str) or t != "RunConfig"
+            else f"  {k:<24} {t:<16} {d}" for k, t, d in config_keys()]
+    return "config fields (key=value, values parsed as YAML):\n" + "\n".join(rows)
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE.yaml", help="start from this RunConfig YAML")
+    p.add_argument("--store", default=None, help="run store folder (default results/quick/runs)")
+
+
+def _resolve(args: argparse.Namespace, overrides: list[str]) -> RunConfig:
+    """The config from `--config` and the overrides; any problem is a ConfigError."""
+    import yaml
+
+    from .train import ConfigError
+
+    try:
+        cfg = load_yaml(args.config) if args.config else RunConfig()
+        return apply_overrides(cfg, overrides)
+    except (ValueError, TypeError, yaml.YAMLError) as err:
+        raise ConfigError(f"{args.config}: {err}" if args.config else str(err)) from err
+
+
+def _store(args: argparse.Namespace) -> str:
+    from .runs import DEFAULT_STORE
+
+    return args.store or DEFAULT_STORE
+
+
+def train_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = "Train a run (and its teacher) unless the store already has it; resumes."
+    _add_config_args(p)
+    p.add_argument("--print-config", action="store_true", help="show the resolved YAML, exit")
+    p.add_argument("overrides", nargs="*", metavar="key=value")
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from .runs import ensure, run_path
+    from .train import check
+
+    cfg = _resolve(args, args.overrides)
+    if args.print_config:
+        print(f"# run_id: {cfg.run_id}\n{dump_yaml(cfg)}", end="")
+        return 0
+    check(cfg)
+    print(f"run {run_path(cfg, _store(args))}", file=sys.stderr)
+    run = ensure(cfg, _store(args))
+    final = run.metrics()
+    summary = {w: {k: round(final[w][k], 3) for k in ("top1", "top5", "mca")}
+               for w in ("best", "last")}
+    print(json.dumps({"run": str(run.path), "best_epoch": final["best_epoch"], **summary}))
+    return 0
+
+
+def evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = "Evaluate a finished run's student on a split; writes eval_*.json beside it."
+    _add_config_args(p)
+    p.add_argument("target", nargs="*", metavar="RUN_DIR | key=value",
+                   help="a run folder, or the overrides naming a run in the store")
+    p.add_argument("--split", default="test", choices=("test", "val", "train"))
+    p.add_argument("--which", default="best", choices=("best", "last"))
+    p.add_argument("--ten-crop", action="store_true", help="average softmax over ten crops")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--root", default=None, help="dataset root, if it moved since training")
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    import torch
+    from torch.utils.data import DataLoader
+
+    from .data import build_dataset
+    from .evaluate import evaluate, scalars
+    from .runs import Run, run_path
+    from .train import ConfigError, amp_dtype, pick_device
+
+    if len(args.target) == 1 and "=" not in args.target[0]:
+        run = Run(args.target[0])
+    else:
+        run = Run(run_path(_resolve(args, args.target), _store(args)))
+    if not run.done:
+        raise FileNotFoundError(f"{run.path} has no final.json: train the run first")
+    cfg = run.config
+    try:
+        data = build_dataset(cfg.data.name, args.split, args.root or cfg.data.root,
+                             options=dict(cfg.data.options), augment=False,
+                             val_fraction=cfg.data.val_fraction,
+                             train_size=cfg.data.train_size, seed=cfg.seed)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    device = pick_device(args.device)
+    model = run.load_model(args.which).to(device)
+    loader = DataLoader(data, cfg.optim.eval_batch_size, shuffle=False,
+                        pin_memory=device.type == "cuda")
+    with torch.inference_mode():
+        result = evaluate(model, loader, len(data.classes), ten_crop=args.ten_crop,
+                          nominal_batch=cfg.optim.eval_batch_size,
+                          amp_dtype=amp_dtype(cfg.runtime.amp, device))
+    out = {"run": str(run.path), "split": args.split, "which": args.which,
+           "ten_crop": args.ten_crop, **scalars(result)}
+    from .runs import write_text
+
+    name = f"eval_{args.split}_{args.which}{'_tencrop' if args.ten_crop else ''}.json"
+    write_text(run.path / name, json.dumps(out, indent=2))
+    print(json.dumps(out))
+    return 0
+
+
+Command = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+COMMANDS: dict[str, Command | str] = {
+    "train": (train_arguments, train_command),
+    "evaluate": (evaluate_arguments, evaluate_command),
+    "figures": "dctkd.figures",
+}
+
+
+def _load(entry: Command | str) -> Command | None:
+    if not isinstance(entry, str):
+        return entry
+    if importlib.util.find_spec(entry) is None:
+        return None
+    module = importlib.import_module(entry)
+    return module.add_arguments, module.main
+
+
+def _available() -> list[str]:
+    return [n for n, e in COMMANDS.items()
+            if not isinstance(e, str) or importlib.util.find_spec(e) is not None]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `dctkd` script; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    names = _available()
+    usage = f"usage: dctkd {{{','.join(names)}}} ... (dctkd <command> --help for details)"
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage, file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
+    name = argv[0]
+    command = _load(COMMANDS[name]) if name in names else None
+    if command is None:
+        print(f"{usage}\ndctkd: error: unknown command {name!r}", file=sys.stderr)
+        return 2
+    add_arguments, run = command
+    parser = argparse.ArgumentParser(
+        prog=f"dctkd {name}", epilog=_fields_help() if name in ("train", "evaluate") else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv[1:])
+    from .train import ConfigError
+
+    try:
+        return int(run(args) or 0)
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"dctkd {name}: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().strip("'\"")
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
