@@ -16,7 +16,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.transforms.v2 import functional as TF
 
 
 @torch.no_grad()
@@ -148,6 +147,8 @@ def _layout(images: torch.Tensor, channels_last: bool) -> torch.Tensor:
 
 def _ten_crop(images: torch.Tensor) -> torch.Tensor:
     """`(B, 3, H, W)` -> `(B, 10, 3, H, W)`: corners, centre and mirrors of an 8/7 enlargement."""
+    from torchvision.transforms.v2 import functional as TF
+
     h, w = images.shape[-2:]
     big = F.interpolate(
         images.float(), size=(round(h * 8 / 7), round(w * 8 / 7)), mode="bilinear",

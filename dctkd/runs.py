@@ -325,11 +325,21 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write `text` to `path` atomically (temp file in the same folder, then `os.replace`)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
         os.replace(tmp, path)
@@ -344,6 +354,7 @@ def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside `path`; on success it is renamed onto `path`."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, _FILE_MODE)
     os.close(fd)
     try:
         yield Path(tmp)

@@ -5,7 +5,8 @@ processes (DDP; `batch_size` is the global batch, each of the `world_size` ranks
 `batch_size // world_size`). It seeds everything, resumes from `last.pt` when present, writes
 a checkpoint and a `metrics.csv` row each epoch, keeps `best.pt` by top-1 on the held-out val
 split (never the test split), and finally evaluates `best` and `last` on the test split.
-Only rank 0 writes files.
+Only rank 0 writes files. A loss that stops being finite ends training at that epoch (a
+warning, and `diverged_epoch` in `final.json`) rather than failing a whole batch of runs.
 
 Determinism: the data order and augmentation of epoch `e` depend only on `(seed, e, rank)`
 (every RNG is reseeded at the start of each epoch), so a run killed after any epoch and
@@ -258,6 +259,11 @@ def _prepare(cfg: RunConfig, run_dir: Path, store: Path, dinfo: DistInfo) -> Set
     except (ValueError, FileNotFoundError, KeyError) as err:
         raise ConfigError(str(err)) from err
     classes = list(data["train"].classes)
+    if len(data["train"]) < 2 * dinfo.world:
+        raise ConfigError(
+            f"the training split of {cfg.data.name} has {len(data['train'])} images; expected "
+            f"at least {2 * dinfo.world} (check data.train_size)"
+        )
     per_rank = max(1, cfg.optim.batch_size // dinfo.world)
     objective = resolve(cfg.method)
     teacher = None
@@ -354,26 +360,33 @@ def _fit(s: Setup) -> dict:
             broadcast_buffers=False,
         )
     state = {"epoch": 0, "best_top1": -math.inf, "best_epoch": 0, "history": [],
-             "train_seconds": 0.0}
+             "train_seconds": 0.0, "diverged_epoch": None}
     last = s.run_dir / "last.pt"
     if last.exists():
         state = _resume(s, last, opt, sched, scaler)
     if d.main:
         s.run_dir.mkdir(parents=True, exist_ok=True)
     for epoch in range(state["epoch"], cfg.optim.epochs):
+        if state.get("diverged_epoch"):
+            break
         row = _train_epoch(s, model, loaders, opt, scaler, epoch)
         sched.step()
-        val = _evaluate_split(s, loaders, "val") if "val" in loaders else None
+        diverged = not math.isfinite(row["loss"])
+        val = None if diverged or "val" not in loaders else _evaluate_split(s, loaders, "val")
         if val is not None:
             row.update(val_top1=val["top1"], val_top5=val["top5"], val_mca=val["mca"])
         state["history"].append(row)
         state["train_seconds"] += row["epoch_seconds"]
         state["epoch"] = epoch + 1
-        score = val["top1"] if val is not None else float(epoch)
+        if diverged:
+            state["diverged_epoch"] = epoch + 1
+            _warn_diverged(s, row, epoch + 1)
+        score = -math.inf if diverged else val["top1"] if val is not None else float(epoch)
         improved = score > state["best_top1"]
         if improved:
             state["best_top1"], state["best_epoch"] = score, epoch + 1
         if d.main:
+            _report(cfg, row)
             if improved:
                 _save_best(s, epoch + 1, score)
             _save_checkpoint(s, last, state, opt, sched, scaler)
@@ -435,15 +448,33 @@ def _train_epoch(s: Setup, model: nn.Module, loaders: dict, opt, scaler, epoch: 
     row["loss"] = sum(values[: len(names)]) / total_seen
     for n, v in zip(names, values[: len(names)], strict=True):
         row[f"loss_{n}"] = v / total_seen
-    if not math.isfinite(row["loss"]):
-        raise FloatingPointError(
-            f"training loss became {row['loss']} in epoch {epoch + 1} of {s.run_dir.name}; "
-            "expected finite values (lower the lr or the method's alpha)"
-        )
     row["train_top1"] = 100.0 * values[-2] / total_seen
     row["images_per_s"] = total_seen / seconds
     row["epoch_seconds"] = seconds
     return row
+
+
+def _warn_diverged(s: Setup, row: dict, epoch: int) -> None:
+    """A run whose loss stops being finite ends there; final.json records `diverged_epoch`."""
+    import warnings
+
+    warnings.warn(
+        f"{s.cfg.run_id}: training loss became {row['loss']} in epoch {epoch}; training stops "
+        "and the run is finished with the best checkpoint so far (lower optim.lr or "
+        "method.alpha to avoid it)",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def _report(cfg: RunConfig, row: dict) -> None:
+    if not cfg.runtime.progress:
+        return
+    from tqdm.auto import tqdm
+
+    val = f" val {row['val_top1']:.1f}" if "val_top1" in row else ""
+    tqdm.write(f"epoch {row['epoch']}/{cfg.optim.epochs} loss {row['loss']:.3f} "
+               f"train {row['train_top1']:.1f}{val} ({row['images_per_s']:.0f} img/s)")
 
 
 def _progress(loader, cfg: RunConfig, d: DistInfo, desc: str):
@@ -534,8 +565,8 @@ def _resume(s: Setup, path: Path, opt, sched, scaler) -> dict:
     if scaler is not None and ckpt["scaler"] is not None:
         scaler.load_state_dict(ckpt["scaler"])
     _set_rng_state(ckpt["rng"])
-    keys = ("epoch", "best_top1", "best_epoch", "history", "train_seconds")
-    return {k: ckpt[k] for k in keys}
+    keys = ("epoch", "best_top1", "best_epoch", "history", "train_seconds", "diverged_epoch")
+    return {k: ckpt.get(k) for k in keys}
 
 
 def _write_history(path: Path, rows: list[dict]) -> None:
@@ -552,8 +583,10 @@ def _finish(s: Setup, loaders: dict, state: dict) -> dict:
     from .models import load_model
 
     preds = {"last": _predict_split(s, s.distiller.student, loaders, "test")}
-    if state["best_epoch"] == state["epoch"]:
+    if state["best_epoch"] in (state["epoch"], 0):
         preds["best"] = preds["last"]
+        if state["best_epoch"] == 0 and s.dist.main:
+            _save_best(s, state["epoch"], math.nan)
     else:
         best_model = load_model(s.run_dir / "best.pt", expected_arch=s.cfg.model,
                                 expected_classes=s.num_classes).to(s.device)
@@ -572,6 +605,7 @@ def _finish(s: Setup, loaders: dict, state: dict) -> dict:
         "best_epoch": state["best_epoch"],
         "best_val_top1": state["best_top1"] if "val" in loaders else None,
         "epochs": state["epoch"],
+        "diverged_epoch": state.get("diverged_epoch"),
         "train_seconds": state["train_seconds"],
         "images_per_s": float(np.mean([r["images_per_s"] for r in hist])) if hist else None,
         "num_train": len(s.data["train"]),
