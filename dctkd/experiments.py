@@ -117,8 +117,8 @@ def load_profile(
     """Read a built-in profile (or a YAML path) and apply `dotted.key=value` overrides.
 
     `data` is the folder holding one sub-folder per real dataset; it defaults to the
-    `DCTKD_DATA` environment variable. Values of overrides are parsed as YAML
-    (`seeds=[0]`, `roles.student.optim.epochs=5`).
+    `DCTKD_DATA` environment variable, else the project's `data/` folder. Values of
+    overrides are parsed as YAML (`seeds=[0]`, `roles.student.optim.epochs=5`).
     """
     path = Path(name) if name.endswith((".yaml", ".yml")) else PROFILE_DIR / f"{name}.yaml"
     if not path.is_file():
@@ -132,8 +132,11 @@ def load_profile(
     for key, value in pairs:
         _set_path(spec, key, value)
     _validate(spec, path.stem)
-    root = data if data else os.environ.get(DATA_ENV) or None
-    return Profile(path.stem, spec, str(Path(root).expanduser()) if root else None)
+    if not data:
+        from dctkd.data.scene_datasets import data_home
+
+        data = str(data_home())
+    return Profile(path.stem, spec, str(Path(data).expanduser()))
 
 
 def _split_override(item: str) -> tuple[str, Any]:
