@@ -39,6 +39,7 @@ def method_bars(df: pd.DataFrame, order: Sequence[str], metric: str = "top1",
     with _style():
         fig, axes = plt.subplots(1, len(pairs), figsize=(4.2 * len(pairs), 0.3 * len(order) + 1.2),
                                  squeeze=False, sharex=True)
+        lows = []
         for ax, pair in zip(axes[0], pairs, strict=True):
             sub = df[df["pair"] == pair]
             stats = sub.groupby("label")[metric].agg(["mean", "std"]).fillna(0.0)
@@ -56,8 +57,8 @@ def method_bars(df: pd.DataFrame, order: Sequence[str], metric: str = "top1",
             ax.invert_yaxis()
             ax.set_xlabel(METRIC_LABELS.get(metric, metric))
             ax.set_title(pair, fontsize="small")
-            lo = stats.loc[labels, "mean"].min() - stats.loc[labels, "std"].max() - 5
-            ax.set_xlim(left=max(0.0, lo))
+            lows.append(stats.loc[labels, "mean"].min() - stats.loc[labels, "std"].max())
+        axes[0, 0].set_xlim(left=max(0.0, min(lows) - 5))
         if title:
             fig.suptitle(title, fontsize="medium")
         fig.tight_layout()
@@ -71,6 +72,7 @@ def design_plot(df: pd.DataFrame, groups: Sequence[str], metric: str = "top1"):
     with _style():
         fig, axes = plt.subplots(1, len(groups), figsize=(3.2 * len(groups), 2.8),
                                  squeeze=False, sharey=True)
+        lows = []
         for ax, group in zip(axes[0], groups, strict=True):
             part = df[df["param"] == group]
             values = list(dict.fromkeys(part["value"]))
@@ -84,10 +86,10 @@ def design_plot(df: pd.DataFrame, groups: Sequence[str], metric: str = "top1"):
                            label="baseline")
             ax.set_xticks(range(len(values)), values, rotation=30, ha="right")
             ax.set_title(group.replace("_", " "), fontsize="small")
-            lo = (stats["mean"] - stats["std"]).min()
-            if len(base):
-                lo = min(lo, base.mean())
-            ax.set_ylim(bottom=max(0.0, lo - 5))
+            lows.append((stats["mean"] - stats["std"]).min())
+        if len(base):
+            lows.append(base.mean())
+        axes[0, 0].set_ylim(bottom=max(0.0, min(lows) - 5))
         axes[0, 0].set_ylabel(METRIC_LABELS.get(metric, metric))
         axes[0, -1].legend(fontsize="small", frameon=False)
         fig.tight_layout()
