@@ -71,7 +71,13 @@ class MethodConfig:
 
 @dataclass(frozen=True)
 class Runtime:
-    """How a run executes; none of it changes the result's identity."""
+    """How a run executes; none of it changes the result's identity.
+
+    `device`: `auto` (CUDA when available), `cpu`, `cuda`, `cuda:N`. `amp`: `auto` (bf16
+    autocast on GPUs and on CPUs with native bf16, else off), `bf16`, `fp16` (with a grad
+    scaler) or `off`; the loss terms always compute in float32. `num_workers`: DataLoader
+    processes (0 suits the in-memory datasets). `progress`: tqdm bars and per-epoch lines.
+    """
 
     device: str = "auto"
     amp: str = "auto"
