@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import typing
 from collections.abc import Callable
@@ -83,8 +84,12 @@ def train_command(args: argparse.Namespace) -> int:
         print(f"# run_id: {cfg.run_id}\n{dump_yaml(cfg)}", end="")
         return 0
     check(cfg)
-    print(f"run {run_path(cfg, _store(args))}", file=sys.stderr)
+    main_rank = os.environ.get("RANK", "0") == "0"
+    if main_rank:
+        print(f"run {run_path(cfg, _store(args))}", file=sys.stderr)
     run = ensure(cfg, _store(args))
+    if not main_rank:
+        return 0
     final = run.metrics()
     summary = {w: {k: round(final[w][k], 3) for k in ("top1", "top5", "mca")}
                for w in ("best", "last")}

@@ -355,10 +355,7 @@ def _fit(s: Setup) -> dict:
         if s.distiller.teacher is not None:
             s.distiller.teacher.compile()
     if d.world > 1:
-        model = nn.parallel.DistributedDataParallel(
-            s.distiller, device_ids=[device.index] if device.type == "cuda" else None,
-            broadcast_buffers=False,
-        )
+        model = _ddp(s.distiller, device)
     state = {"epoch": 0, "best_top1": -math.inf, "best_epoch": 0, "history": [],
              "train_seconds": 0.0, "diverged_epoch": None}
     last = s.run_dir / "last.pt"
@@ -394,6 +391,19 @@ def _fit(s: Setup) -> dict:
         if d.world > 1:
             dist.barrier()
     return _finish(s, loaders, state)
+
+
+def _ddp(module: nn.Module, device: torch.device) -> nn.Module:
+    """DDP without per-step buffer broadcast: each rank keeps its own BN statistics and CRD
+    memory (rank 0's are saved), as the buffers start equal and a broadcast would discard
+    every other rank's memory updates."""
+    import inspect
+
+    ddp = nn.parallel.DistributedDataParallel
+    params = inspect.signature(ddp).parameters
+    kw = {"forward_sync_buffers": False} if "forward_sync_buffers" in params else {
+        "broadcast_buffers": False}
+    return ddp(module, device_ids=[device.index] if device.type == "cuda" else None, **kw)
 
 
 def _train_epoch(s: Setup, model: nn.Module, loaders: dict, opt, scaler, epoch: int) -> dict:
