@@ -157,7 +157,9 @@ def ensure_all(
     """`[ensure(c) for c in cfgs]`, training missing runs in `workers` processes.
 
     Teachers train before their students; each worker gets `cores // workers` threads and
-    no progress bars. Returns the runs in the order of `cfgs`.
+    no progress bars of its own (the caller gets one bar over runs). Returns the runs in the
+    order of `cfgs`. Scripts that call this with `workers > 1` need the usual
+    `if __name__ == "__main__":` guard, since workers are spawned.
     """
     cfgs = list(cfgs)
     for cfg in cfgs:
@@ -175,7 +177,11 @@ def ensure_all(
     pool = ProcessPoolExecutor(
         workers, mp_context=mp.get_context("spawn"), initializer=_worker_init, initargs=(threads,)
     )
-    with pool:
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(pending), desc="runs", unit="run",
+               disable=not any(c.runtime.progress for c in cfgs))
+    with pool, bar:
         running: dict = {}
         while pending or running:
             busy = set(pending) | {c.run_id for c in running.values()}
@@ -188,6 +194,7 @@ def ensure_all(
                 cfg = running.pop(fut)
                 try:
                     fut.result()
+                    bar.update()
                 except Exception as err:
                     for other in running:
                         other.cancel()
