@@ -205,6 +205,12 @@ class Indexed(Dataset):
         image, target = self.base[i]
         return image, target, i
 
+    def __getitems__(self, indices: list[int]) -> list:
+        """Batched fetch (PyTorch's protocol), passed through when the base dataset has one."""
+        fetch = getattr(self.base, "__getitems__", None)
+        items = fetch(indices) if fetch is not None else [self.base[i] for i in indices]
+        return [(image, target, i) for (image, target), i in zip(items, indices, strict=True)]
+
 
 @dataclass
 class Setup:
