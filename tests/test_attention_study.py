@@ -1,0 +1,379 @@
+"""The attention study: image choice, overlap per method and seed, embeddings and k-study
+tables on tiny constructed inputs; notebooks 09–13 generated, clean, and executed under
+`smoke` with their figures and tables written and their numbers traceable to the runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dctkd import attention_study as study
+from dctkd import experiments as E
+from dctkd import figures, plots
+
+NAMES = ["09_attention_maps", "10_attention_overlap", "11_gradcam", "12_embeddings", "13_k_study"]
+
+
+class Tiny(nn.Module):
+    """A two-level `(logits, [(B, 4, H, W), (B, 4, H/2, W/2)])` model; `favour` forces its
+    prediction to one class through a large logit bias."""
+
+    def __init__(self, seed: int, favour: int | None = None, classes: int = 3) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4, classes)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen))
+        bias = torch.zeros(classes)
+        if favour is not None:
+            bias[favour] = 100.0
+        self.register_buffer("bias", bias)
+
+    def forward(self, x: torch.Tensor):
+        f1 = torch.relu(self.conv(x))
+        f2 = F.avg_pool2d(f1, 2)
+        return self.fc(f2.mean((2, 3))) + self.bias, [f1, f2]
+
+
+def _samples(targets, masks: bool = True) -> study.Samples:
+    n = len(targets)
+    images = torch.randn(n, 3, 8, 8, generator=torch.Generator().manual_seed(3))
+    m = torch.zeros(n, 8, 8, dtype=torch.bool)
+    m[:, :4, :4] = True
+    return study.Samples(images, torch.as_tensor(targets), m if masks else None)
+
+
+def _members(teacher: nn.Module, students: dict[tuple[str, int], nn.Module]):
+    out = [study.Trained("Teacher", 0, teacher)]
+    return out + [study.Trained(label, seed, model) for (label, seed), model in students.items()]
+
+
+# ----------------------------------------------------------------------------- image choice
+
+
+def test_choose_images_takes_the_strictest_rule_first_then_fills_up():
+    correct = {
+        "Teacher": np.array([1, 1, 1, 0, 1, 1], bool),
+        "Baseline": np.array([0, 1, 0, 0, 0, 1], bool),
+        "DCT": np.array([0, 1, 1, 1, 0, 1], bool),
+    }
+    chosen = study.choose_images(correct, n=4)
+    assert chosen["position"].tolist() == [2, 0, 4, 1]
+    assert chosen["rule"].tolist() == [
+        "teacher right, baseline wrong, DCT right",
+        "teacher right, baseline wrong",
+        "teacher right, baseline wrong",
+        "teacher right",
+    ]
+    assert len(study.choose_images(correct, n=10)) == 6  # "any" adds the rest, no repeats
+
+
+def test_choose_images_skips_rules_about_absent_models_and_checks_lengths():
+    chosen = study.choose_images({"Teacher": np.array([0, 1, 1], bool)}, n=1)
+    assert chosen.to_dict("records") == [{"position": 1, "rule": "teacher right"}]
+    with pytest.raises(ValueError, match="same samples"):
+        study.choose_images({"Teacher": np.ones(3, bool), "DCT": np.ones(4, bool)})
+
+
+def test_one_seed_keeps_the_teacher_and_orders_rows_like_the_figure():
+    t, a, b = Tiny(0), Tiny(1), Tiny(2)
+    members = _members(t, {("DCT", 1): a, ("Baseline", 1): b, ("DCT", 0): Tiny(3)})
+    models = study.one_seed(members, 1)
+    assert models == {"Teacher": t, "DCT": a, "Baseline": b}
+    assert list(study.am_rows(models, torch.randn(2, 3, 8, 8))) == ["Baseline", "Teacher", "DCT"]
+    assert set(study.one_seed(members)) == {"Teacher", "DCT"}  # smallest seed: 0
+    with pytest.raises(ValueError, match="seed 5"):
+        study.one_seed(members, 5)
+
+
+def test_samples_subset_keeps_dataset_indices_and_image_table_marks_predictions():
+    s = study.Samples(
+        torch.randn(4, 3, 8, 8),
+        torch.tensor([0, 1, 2, 1]),
+        indices=np.array([10, 11, 12, 13]),
+        classes=["a", "b", "c"],
+    )
+    sub = s.subset([3, 1])
+    assert sub.indices.tolist() == [13, 11] and sub.targets.tolist() == [1, 1]
+    chosen = pd.DataFrame({"position": [3], "rule": ["any"]})
+    table = study.image_table(s, chosen, {"Teacher": np.array([0, 0, 0, 1])})
+    assert table.to_dict("records") == [
+        {"image": 13, "rule": "any", "class": "b", "Teacher": "b (right)"}
+    ]
+    with pytest.raises(ValueError, match="display"):
+        s.image(0)
+
+
+# ----------------------------------------------------------------------------- overlap
+
+
+def test_overlap_of_a_student_identical_to_its_teacher_is_maximal():
+    t = Tiny(0, favour=0)
+    samples = _samples([0, 1, 0, 2])
+    frame = study.overlap_frame(_members(t, {("DCT", 0): t, ("AT", 0): Tiny(5)}), samples)
+    assert sorted(frame["sample"].unique()) == [0, 2]  # the teacher is right on these only
+    assert (frame["kept"] == "teacher-correct samples").all()
+    same = frame[frame["method"] == "DCT"]
+    for m in ("ssim", "pearson", "iou"):
+        assert np.allclose(same[m], 1.0, atol=1e-5)
+    assert np.allclose(same["mass_on_objects"], same["mass_teacher"])
+    other = frame[frame["method"] == "AT"]
+    assert (other["pearson"] < 0.999).all()
+
+
+def test_overlap_keeps_every_sample_when_the_teacher_is_never_right():
+    t = Tiny(0, favour=0)
+    frame = study.overlap_frame(_members(t, {("DCT", 0): Tiny(1)}), _samples([1, 2, 1]))
+    assert len(frame) == 3 * 2 and frame["kept"].iloc[0].endswith("right on none)")
+    with pytest.raises(ValueError, match="at least one student"):
+        study.overlap_frame(_members(t, {}), _samples([0, 1]))
+
+
+def test_gradcam_overlap_of_a_student_identical_to_its_teacher_is_maximal():
+    t = Tiny(0)
+    frame = study.overlap_frame(
+        _members(t, {("DCT", 0): t}), _samples([0, 1, 2, 0]), kind="gradcam", keep="all"
+    )
+    assert frame["level"].unique().tolist() == [1]
+    assert np.allclose(frame[["ssim", "iou"]], 1.0, atol=1e-5)  # a zero CAM has Pearson 0
+    cams = study.gradcam_maps({"Teacher": t}, torch.randn(2, 3, 8, 8), torch.tensor([0, 1]))
+    assert cams["Teacher"].shape == (2, 4, 4) and (cams["Teacher"] >= 0).all()
+
+
+def _per_sample() -> pd.DataFrame:
+    rows = []
+    for method, seed, ssim in (
+        ("DCT", 0, [0.5, 0.7]),
+        ("DCT", 1, [0.8, 0.8]),
+        ("AT", 0, [0.2, 0.4]),
+    ):
+        for sample, value in enumerate(ssim):
+            rows.append(
+                {
+                    "method": method,
+                    "seed": seed,
+                    "level": 0,
+                    "sample": sample,
+                    "ssim": value,
+                    "mass_on_objects": 0.5,
+                    "mass_teacher": 0.6,
+                    "mask_area": 0.25,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_seed_means_and_table_give_mean_and_std_over_seeds():
+    per_seed = study.seed_means(_per_sample())
+    dct = per_seed[per_seed["method"] == "DCT"].sort_values("seed")
+    assert np.allclose(dct["ssim"], [0.6, 0.8]) and dct["n"].tolist() == [2, 2]
+    table = study.overlap_table(per_seed).set_index("method")
+    assert table.loc["DCT", "SSIM"] == f"0.700 ± {np.std([0.6, 0.8], ddof=1):.3f}"
+    assert table.loc["AT", "SSIM"] == "0.300" and table.loc["DCT", "seeds"] == 2
+    assert table.loc["Teacher", "mass on objects"] == "0.600"
+    assert table.loc[study.CHANCE, "mass on objects"] == "0.250"
+    assert table.loc["Teacher", "SSIM"] == "" and (table["level"] == 1).all()
+    assert list(table.index) == ["Teacher", "AT", "DCT", study.CHANCE]
+    diff = study.compare(per_seed, "ssim", "DCT", "AT")
+    assert np.isclose(diff.loc[1, "DCT − AT"], 0.4)
+
+
+def test_chance_is_a_reference_line_on_the_mass_panel():
+    per_seed = study.seed_means(_per_sample())
+    measures = ["ssim", "mass_on_objects"]
+    fig = plots.overlap_plot(study.plot_frame(per_seed), measures)
+    before = len(fig.axes[1].lines)
+    study.mark_chance(fig, per_seed, measures)
+    assert len(fig.axes[1].lines) == before + 1
+    assert np.allclose(fig.axes[1].lines[-1].get_ydata(), [0.25])
+    assert study.CHANCE not in set(study.plot_frame(per_seed)["method"])
+    plt.close(fig)
+
+
+def test_silhouette_per_model_and_seed():
+    samples = _samples([0, 1, 2] * 4, masks=False)
+    members = _members(Tiny(0), {("DCT", 0): Tiny(1), ("DCT", 1): Tiny(2)})
+    frame = study.silhouette_frame(members, samples)
+    assert frame[["method", "seed"]].values.tolist() == [["Teacher", 0], ["DCT", 0], ["DCT", 1]]
+    assert frame["silhouette"].between(-1, 1).all()
+    table = study.silhouette_table(frame).set_index("method")
+    assert table.loc["DCT", "seeds"] == 2 and " ± " in table.loc["DCT", "silhouette"]
+
+
+# ----------------------------------------------------------------------------- k-study
+
+
+def _kframe() -> pd.DataFrame:
+    rows = []
+    for k in (1, 2):
+        for seed in (0, 1, 2):
+            for method, top1, ssim in (
+                ("DCT", 60 + k + seed, 0.6),
+                ("AT", 58 + seed, 0.5),
+                ("Baseline", 55, 0.4 + 0.1 * seed),
+            ):
+                rows.append({"k": k, "method": method, "seed": seed, "top1": top1, "ssim": ssim})
+        rows.append({"k": k, "method": "Teacher", "seed": 0, "top1": 80.0, "ssim": np.nan})
+    rows.append({"k": 2, "method": "DCT", "seed": 7, "top1": 0.0, "ssim": 0.0})  # unpaired
+    return pd.DataFrame(rows)
+
+
+def test_kstudy_gains_are_paired_by_seed():
+    gains = study.kstudy_gains(_kframe())
+    top1 = gains[(gains["quantity"] == "Top-1 (%)") & (gains["comparison"] == "DCT − AT")]
+    assert top1.set_index(["k", "seed"])["gain"].to_dict() == {
+        (1, 0): 3.0,
+        (1, 1): 3.0,
+        (1, 2): 3.0,
+        (2, 0): 4.0,
+        (2, 1): 4.0,
+        (2, 2): 4.0,
+    }
+    base = gains[(gains["quantity"] == "SSIM") & (gains["comparison"] == "DCT − Baseline")]
+    assert np.allclose(base.sort_values(["k", "seed"])["gain"], [0.2, 0.1, 0.0] * 2)
+    frame = _kframe()
+    with pytest.raises(ValueError, match="no seed trained for both DCT and AT"):
+        study.kstudy_gains(frame[~((frame["k"] == 2) & (frame["method"] == "AT"))])
+
+
+def test_kstudy_tables_and_accuracy_frame():
+    frame = _kframe()
+    table = study.kstudy_table(study.kstudy_gains(frame), {1: 100.0, 2: 50.0}).set_index("k")
+    assert table.loc[2, "one-object ceiling (%)"] == "50.0"
+    assert table.loc[2, "DCT − AT: Top-1 (%)"] == "4.00 ± 0.00"
+    assert table.loc[1, "DCT − Baseline: SSIM"] == "0.100 ± 0.100"
+    models = study.kstudy_models_table(frame[frame["seed"] != 7])
+    assert models[models["k"] == 1]["method"].tolist() == ["Baseline", "Teacher", "AT", "DCT"]
+    acc = study.accuracy_vs_k(frame, {1: 100.0, 2: 50.0})
+    ceil = acc[acc["series"] == "one-object ceiling"]
+    assert ceil.set_index("k")["Top-1 (%)"].to_dict() == {1: 100.0, 2: 50.0}
+
+
+def test_first_samples_and_ceilings_from_the_smoke_scenes():
+    prof = E.load_profile("smoke")
+    cells = E.kstudy(prof)
+    cfg = next(c for c in cells if c.label == "Teacher" and c.value == 2).cfg
+    s = study.first_samples(cfg, n=5)
+    from dctkd import reports
+
+    ds = reports.dataset(cfg, "test")
+    assert s.indices.tolist() == [0, 1, 2, 3, 4] and len(s) == 5
+    assert torch.equal(s.masks, ds.masks[:5]) and torch.equal(s.images[2], ds[2][0])
+    picked = study.first_samples(cfg, indices=[7, 3])
+    assert torch.equal(picked.images[0], ds[7][0]) and torch.equal(picked.masks[1], ds.masks[3])
+    assert picked.image(0).dtype == torch.uint8 and picked.image(0).shape == (3, 16, 16)
+    with pytest.raises(ValueError, match="indices"):
+        study.first_samples(cfg, indices=[len(ds)])
+    ceiling = study.ceilings(cells)
+    assert list(ceiling) == [1, 2] and ceiling[1] == 100.0 and ceiling[2] <= 50.0
+
+
+# ----------------------------------------------------------------------------- notebooks
+
+
+def _generator():
+    path = figures.notebook_dir() / "generate_attention.py"
+    spec = importlib.util.spec_from_file_location("generate_attention", path)
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    return gen
+
+
+def test_committed_notebooks_match_their_generator_and_carry_no_outputs():
+    gen = _generator()
+    assert gen.NAMES == NAMES
+    for name in NAMES:
+        committed = nbformat.read(figures.notebook_dir() / f"{name}.ipynb", as_version=4)
+        built = gen.build(name)
+        assert [c.source for c in committed.cells] == [c.source for c in built.cells], name
+        assert committed.metadata["dctkd"] == built.metadata["dctkd"]
+        for cell in committed.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, name
+        tagged = [c for c in committed.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1 and 'profile = "quick"' in tagged[0].source
+        assert "n_samples = " in tagged[0].source
+
+
+@pytest.fixture(scope="module")
+def smoke_out(tmp_path_factory) -> Path:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        out = tmp_path_factory.getbasetemp().parent / "attention-smoke-results"
+        out.mkdir(exist_ok=True)
+        return out
+    return tmp_path_factory.mktemp("attention-smoke-results")
+
+
+def _table(out: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(out / "tables" / f"{name}.csv", dtype=str, keep_default_na=False)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_runs_under_smoke_and_writes_its_artefacts(name, smoke_out):
+    figures.build(
+        "smoke", [name], results=smoke_out, workers=1, html_export=False, log=lambda _: None
+    )
+    nb = figures.notebook_dir() / f"{name}.ipynb"
+    expected = figures.notebook_meta(nb)["outputs"]
+    for kind, suffixes in (("figures", (".png", ".pdf")), ("tables", (".csv", ".md"))):
+        for pattern in expected[kind]:
+            for suffix in suffixes:
+                hits = list((smoke_out / kind).glob(pattern + suffix))
+                assert hits and all(p.stat().st_size > 0 for p in hits), pattern + suffix
+    manifest = next(m for m in figures.read_manifests(smoke_out) if m["notebook"] == name)
+    assert all("Synthetic data" in e["caption"] for e in manifest["figures"] + manifest["tables"])
+    executed = nbformat.read(smoke_out / "notebooks" / f"{name}.ipynb", as_version=4)
+    assert not any(o.output_type == "error" for c in executed.cells for o in c.get("outputs", []))
+    _check_numbers(name, smoke_out)
+
+
+def _check_numbers(name: str, out: Path) -> None:
+    prof = E.load_profile("smoke")
+    students = ["Baseline", "AT", "DCT", "DCT + KD"]
+    if name == "09_attention_maps":
+        info = _table(out, "attention_maps_images")
+        assert len(info) == 3 and len(list((out / "figures").glob("attention_maps_*.png"))) == 3
+        assert {"Teacher", *students} <= set(info.columns)
+    elif name in ("10_attention_overlap", "11_gradcam"):
+        table = _table(out, "attention_overlap" if name.startswith("10") else "gradcam_overlap")
+        levels = [1, 2, 3] if name.startswith("10") else [3]
+        assert sorted(table["level"].astype(int).unique()) == levels
+        for level in levels:
+            rows = table[table["level"].astype(int) == level]
+            assert rows["method"].tolist() == [
+                *students[:1],
+                "Teacher",
+                *students[1:],
+                study.CHANCE,
+            ]
+        ssim = pd.to_numeric(table[table["method"].isin(students)]["SSIM"])
+        assert ssim.between(-1, 1).all()
+    elif name == "12_embeddings":
+        table = _table(out, "embeddings_silhouette")
+        assert table["method"].tolist() == ["Baseline", "Teacher", "AT", "DCT", "DCT + KD"]
+        assert pd.to_numeric(table["silhouette"]).between(-1, 1).all()
+    elif name == "13_k_study":
+        from dctkd.runs import Run
+
+        table = _table(out, "kstudy_gains")
+        table = table.set_index(table["k"].astype(int))
+        assert sorted(table.index) == sorted(prof.family("kstudy")["ks"])
+        top1 = {}
+        for cell in E.kstudy(prof):
+            run = Run(out / "runs" / cell.run_id)
+            top1[(cell.value, cell.label)] = run.metrics()["best"]["top1"]
+        for k in table.index:
+            gain = top1[(k, "DCT")] - top1[(k, "AT")]
+            assert table.loc[k, "DCT − AT: Top-1 (%)"] == f"{gain:.2f}"
