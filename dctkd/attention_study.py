@@ -485,11 +485,18 @@ def silhouette_table(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
 def tsne_points(
     models: Mapping[str, nn.Module], samples: Samples, seed: int = 0, max_iter: int = 1000
 ) -> tuple[dict[str, np.ndarray], dict[str, float], np.ndarray]:
-    """`({label: (N, 2)}, {label: silhouette}, targets (N,))` for the t-SNE figure."""
+    """`({label: (N, 2)}, {label: silhouette}, targets (N,))` for the t-SNE figure.
+
+    t-SNE runs on one OpenMP thread: on a few hundred points threads gain nothing, and on a
+    busy CPU scikit-learn's spinning threads made it ten times slower.
+    """
+    from threadpoolctl import threadpool_limits
+
     points, scores, labels = {}, {}, None
     for label in order_labels(list(models)):
         emb, labels = analysis.extract_embeddings(models[label], samples.data)
-        points[label] = analysis.tsne(emb, seed=seed, max_iter=max_iter)
+        with threadpool_limits(limits=1, user_api="openmp"):
+            points[label] = analysis.tsne(emb, seed=seed, max_iter=max_iter)
         scores[label] = analysis.silhouette(emb, labels)
     return points, scores, labels
 
