@@ -76,6 +76,7 @@ for j in range(len(shown)):
     image_id, name = int(shown.indices[j]), info["class"][j]
     fig = plots.am_grid(shown.image(j), study.row_of(rows, j),
                         title=f"{image_split} image {image_id}: {name}")
+    fig.tight_layout(pad=0.3, rect=(0, 0, 1, 0.95))
     R.figure(fig, f"attention_maps_{j + 1}",
              f"Activation maps at each level of {image_split} image {image_id} (class {name}; "
              f"{info['rule'][j]}): the student alone, the teacher, AT, DCT and DCT + KD "
@@ -252,7 +253,11 @@ R.figure(fig, "kstudy_gains",
          "Gain of DCT over AT and over the student alone against the number k of "
          "class-defining objects, mean ± std over seeds (Top-1 in points; overlap with the "
          "teacher's activation maps averaged over levels).")
-fig = plots.k_study_plot(study.accuracy_vs_k(frame, ceiling), y="Top-1 (%)", hue="series")
+fig = plots.k_study_plot(study.accuracy_vs_k(frame, ceiling), y="Top-1 (%)", hue="series",
+                         palette={"one-object ceiling": "#d62728"})
+fig.set_size_inches(5.4, 3.0)
+fig.axes[-1].legend(fontsize="small", frameon=False, bbox_to_anchor=(1.02, 1), loc="upper left")
+fig.tight_layout()
 R.figure(fig, "kstudy_accuracy",
          "Top-1 (%) of each model against k, mean ± std over seeds, and the one-object "
          "ceiling: the best accuracy from a single class-defining object.")
