@@ -47,8 +47,27 @@ def collect(cells: Iterable[Cell], runs: Mapping) -> pd.DataFrame:
                 row[m + suffix] = float(final[which][m])
         row["best_epoch"] = final.get("best_epoch")
         row["train_seconds"] = final.get("train_seconds")
+        row["diverged_epoch"] = final.get("diverged_epoch")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def diverged_note(df: pd.DataFrame) -> str:
+    """A caption sentence naming the runs whose loss became non-finite, or `""` if none.
+
+    Such a run stops at that epoch and reports its best checkpoint so far, so its numbers
+    say nothing about the method; the tables keep them, and this note says so.
+    """
+    if "diverged_epoch" not in df.columns:
+        return ""
+    runs = df.drop_duplicates("run_id")
+    bad = runs[runs["diverged_epoch"].notna()]
+    if bad.empty:
+        return ""
+    parts = [f"{label} ({len(g)} of {int((runs['label'] == label).sum())})"
+             for label, g in bad.groupby("label", sort=False)]
+    return (" Training diverged (non-finite loss) for " + ", ".join(parts) + " runs; they "
+            "report the checkpoint before the divergence, not a result of the method.")
 
 
 def mean_std(values: Sequence[float], digits: int = 2) -> str:
@@ -230,12 +249,19 @@ def sensitivity_table(part: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def histories(cells: Iterable[Cell], runs: Mapping) -> dict[str, list[pd.DataFrame]]:
-    """Per-epoch frames (`metrics.csv`) grouped by method name (`teacher` for the teacher)."""
+def histories(cells: Iterable[Cell], runs: Mapping, column: str = "val_top1"
+              ) -> dict[str, list[pd.DataFrame]]:
+    """Per-epoch frames (`metrics.csv`) grouped by method name (`teacher` for the teacher).
+
+    A run without a finished epoch carrying `column` (one that diverged in its first epoch)
+    has no curve and is left out; `diverged_note` names it.
+    """
     out: dict[str, list[pd.DataFrame]] = {}
     for cell in cells:
         key = "teacher" if cell.label == TEACHER else cell.cfg.method.name
-        out.setdefault(key, []).append(runs[cell.run_id].history())
+        hist = runs[cell.run_id].history()
+        if column in hist.columns and hist[column].notna().any():
+            out.setdefault(key, []).append(hist.dropna(subset=[column]))
     return out
 
 

@@ -176,14 +176,16 @@ datasets = list(dict.fromkeys(df["dataset"]))"""),
     R.table(table, f"main_{ds}",
             f"{P.title(ds)}: test accuracy (%) per method and teacher→student pair, "
             "val-selected checkpoint and last epoch, mean ± std over seeds"
-            + ("; the published Top-1 of the original README beside it." if published else "."))
+            + ("; the published Top-1 of the original README beside it." if published else ".")
+            + tables.diverged_note(df[df["dataset"] == ds]))
     display(Markdown(f"### {P.title(ds)}"))
     display(table)"""),
         ("code", """for ds in datasets:
     fig = report_plots.method_bars(df[df["dataset"] == ds], order, "top1", title=P.title(ds))
     R.figure(fig, f"main_{ds}_top1",
              f"{P.title(ds)}: Top-1 (%) of the val-selected checkpoint per method, mean ± std "
-             "over seeds; hatched bars add the KD term, the dashed line is the teacher.")"""),
+             "over seeds; hatched bars add the KD term, the dashed line is the teacher."
+             + tables.diverged_note(df[df["dataset"] == ds]))"""),
         ("md", "### What the numbers say (computed from the runs)"),
         ("code", """for ds in datasets:
     sub = df[(df["dataset"] == ds) & (df["label"] != "Teacher")]
@@ -218,7 +220,8 @@ table = tables.alpha_table(df, published=published)
 R.table(table, "alpha_ablation",
         f"{P.title(f['dataset'])}, {pair[0]} → {pair[1]}: test accuracy (%) of the DCT student "
         "for each alpha (val-selected checkpoint, mean ± std over seeds) and of the student "
-        "alone" + ("; published values of the original figure beside." if published else "."))
+        "alone" + ("; published values of the original figure beside." if published else ".")
+        + tables.diverged_note(df))
 table"""),
         ("code", """fig = plots.alpha_plot(tables.alpha_frame(df), reference=tables.reference(df),
                       published=tables.published_alpha_frame() if published else None)
@@ -248,7 +251,7 @@ f = P.family("design")
 R.table(table, "design_ablation",
         f"{P.title(f['dataset'])}: test accuracy (%) of the DCT student when one design "
         "choice changes (val-selected checkpoint, mean ± std over seeds); Δ is against the "
-        "first (published) setting of each group.")
+        "first (published) setting of each group." + tables.diverged_note(df))
 table"""),
         ("code", """fig = report_plots.design_plot(df, groups)
 R.figure(fig, "design_ablation",
@@ -275,7 +278,8 @@ part = tables.sensitivity_frame(df, alphas)
 table = tables.sensitivity_table(part)
 R.table(table, "baseline_alpha",
         f"{P.title(f['dataset'])}: Top-1 (%) of each baseline when its alpha is changed by the "
-        "given percentage of its published value (mean ± std over seeds), and the best change.")
+        "given percentage of its published value (mean ± std over seeds), and the best change."
+        + tables.diverged_note(df))
 table"""),
         ("code", """refs = {"DCT": float(df[df.label == "DCT"]["top1"].mean()),
         "Baseline": float(df[df.label == "Baseline"]["top1"].mean())}
@@ -299,15 +303,16 @@ is held out from the training data (the original selected and plotted on the tes
         ("code", """cells = R.cells("curves")
 runs = R.ensure(cells)
 curves = tables.histories(cells, runs)
+note = tables.diverged_note(tables.collect(cells, runs))
 f = P.family("curves")
 fig = plots.curves_plot(curves, y="val_top1", max_x=f.get("max_epoch"))
 R.figure(fig, "val_curves",
          f"{P.title(f['dataset'])}: validation Top-1 per epoch for each method "
-         "(dashed: with the KD term); bands are ± std over seeds.")
+         "(dashed: with the KD term); bands are ± std over seeds." + note)
 summary = tables.final_val_table(curves)
 R.table(summary, "val_curves_summary",
         "Best and last-epoch validation Top-1 (%) of each curve, and the epoch of the best "
-        "(mean ± std over seeds).")
+        "(mean ± std over seeds)." + note)
 summary"""),
     ],
 )
@@ -325,7 +330,8 @@ f = P.family("per_class")
 table = tables.per_class_table(cells, runs)
 R.table(table, "per_class",
         f"{P.title(f['dataset'])}: test accuracy (%) per class of each model (val-selected "
-        "checkpoint, one seed); the last row is the mean class accuracy.")
+        "checkpoint, one seed); the last row is the mean class accuracy."
+        + tables.diverged_note(tables.collect(cells, runs)))
 table"""),
         ("code", """classes = table[table["class"] != ""]["name"].astype(str).tolist()
 for cell in cells:
