@@ -158,8 +158,13 @@ def build(
     train_first: bool = True,
     notebook_folder: str | os.PathLike | None = None,
     log: Callable[[str], None] = print,
+    jobs: int = 2,
 ) -> Path:
-    """Regenerate the selected notebooks' reports; returns the path of `index.html`."""
+    """Regenerate the selected notebooks' reports; returns the path of `index.html`.
+
+    `workers` processes train the missing runs first; then `jobs` notebooks execute at a
+    time (each in its own kernel).
+    """
     prof = load_profile(profile, overrides, data)
     out = Path(results).expanduser().resolve() if results else default_results(profile)
     nbs = select_notebooks(notebooks, notebook_folder)
@@ -170,24 +175,70 @@ def build(
         "overrides": list(overrides),
     }
     try:
-        for nb in nbs:
-            start = time.monotonic()
-            log(f"[figures] {nb.stem} ...")
-            _set_status(out, nb.stem, "running")
-            try:
-                executed = execute(nb, out / "notebooks", params)
-            except BaseException:
-                _set_status(out, nb.stem, "failed")
-                raise
-            finally:
-                if html_export and (out / "notebooks" / nb.name).is_file():
-                    export_html(out / "notebooks" / nb.name)
-            _set_status(out, nb.stem, "ok")
-            log(f"[figures] {nb.stem} done in {time.monotonic() - start:.0f} s -> {executed}")
+        _execute_all(nbs, out, params, html_export, jobs, log)
     finally:
         index = write_index(out, prof)
     log(f"[figures] index: {index}")
     return index
+
+
+def _run_one(nb: str, out: str, params: dict, html_export: bool) -> float:
+    """Execute one notebook (and export it, even half-run); returns its wall seconds."""
+    start = time.monotonic()
+    target = Path(out) / "notebooks" / Path(nb).name
+    try:
+        execute(Path(nb), target.parent, params)
+    finally:
+        if html_export and target.is_file():
+            export_html(target)
+    return time.monotonic() - start
+
+
+def _execute_all(nbs: Sequence[Path], out: Path, params: dict, html_export: bool, jobs: int,
+                 log: Callable[[str], None]) -> None:
+    """Run the notebooks, `jobs` at a time; the first failure stops new starts and is raised."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+    jobs = max(1, min(jobs, len(nbs)))
+    pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) if jobs > 1 else None
+    queue, running, failure = list(nbs), {}, None
+    try:
+        while queue or running:
+            while queue and len(running) < jobs and failure is None:
+                nb = queue.pop(0)
+                _set_status(out, nb.stem, "running")
+                log(f"[figures] {nb.stem} ...")
+                args = (str(nb), str(out), params, html_export)
+                if pool is None:
+                    fut: Future = Future()
+                    try:
+                        fut.set_result(_run_one(*args))
+                    except Exception as err:
+                        fut.set_exception(err)
+                else:
+                    fut = pool.submit(_run_one, *args)
+                running[fut] = nb
+            if failure is not None:
+                queue.clear()
+            if not running:
+                break
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in done:
+                nb = running.pop(fut)
+                try:
+                    seconds = fut.result()
+                except Exception as err:
+                    _set_status(out, nb.stem, "failed")
+                    failure = failure or err
+                    continue
+                _set_status(out, nb.stem, "ok")
+                log(f"[figures] {nb.stem} done in {seconds:.0f} s")
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    if failure is not None:
+        raise failure
 
 
 def _set_status(out: Path, notebook: str, state: str) -> None:
@@ -291,6 +342,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a profile value, e.g. seeds=[0] (repeatable)")
     p.add_argument("--workers", type=int, default=2, help="parallel training processes")
+    p.add_argument("--jobs", type=int, default=2, help="notebooks executed at a time")
     p.add_argument("--notebooks", help="notebooks folder (default the project's notebooks/)")
     p.add_argument("--no-html", action="store_true", help="skip the HTML export")
     p.add_argument("--no-pretrain", action="store_true",
@@ -310,7 +362,7 @@ def main(args: argparse.Namespace) -> int:
             return 0
         build(args.profile, args.nb, args.results, args.data, args.overrides, args.workers,
               html_export=not args.no_html, train_first=not args.no_pretrain,
-              notebook_folder=args.notebooks)
+              notebook_folder=args.notebooks, jobs=args.jobs)
     except (NotebookError, FileNotFoundError, ValueError) as err:
         print(f"dctkd figures: {err}", file=sys.stderr)
         return 1

@@ -83,22 +83,27 @@ def test_notebook_runs_under_smoke_and_writes_its_artefacts(name, smoke_out):
         assert entry["name"] in html
 
 
-def test_failing_notebook_stops_the_build_with_its_name_and_error(tmp_path):
+def _write_notebook(path: Path, *sources: str) -> None:
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell('profile = "smoke"')
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("x = 1"),
-                nbformat.v4.new_code_cell("raise ValueError('no such table')")]
+    nb.cells = [params, *(nbformat.v4.new_code_cell(s) for s in sources)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_failing_notebook_stops_the_build_with_its_name_and_error(tmp_path, jobs):
     folder = tmp_path / "nbs"
     folder.mkdir()
-    nbformat.write(nb, folder / "99_broken.ipynb")
+    _write_notebook(folder / "98_fine.ipynb", "x = 1")
+    _write_notebook(folder / "99_broken.ipynb", "x = 1", "raise ValueError('no such table')")
     expected = r"99_broken failed in cell 3 \(`raise ValueError.*\): ValueError: no such table"
     with pytest.raises(figures.NotebookError, match=expected):
         figures.build("smoke", results=tmp_path / "out", notebook_folder=folder,
-                      html_export=False, log=lambda _: None)
-    assert figures.read_status(tmp_path / "out") == {"99_broken": "failed"}
+                      html_export=jobs == 2, log=lambda _: None, jobs=jobs)
+    assert figures.read_status(tmp_path / "out") == {"98_fine": "ok", "99_broken": "failed"}
     assert "(failed)" in (tmp_path / "out" / "index.html").read_text()
 
 
