@@ -70,6 +70,15 @@ def diverged_note(df: pd.DataFrame) -> str:
             "report the checkpoint before the divergence, not a result of the method.")
 
 
+def seed_note(df: pd.DataFrame) -> str:
+    """A caption sentence when every setting ran with one seed, so no spread is shown."""
+    runs = df[df["label"] != TEACHER].drop_duplicates("run_id")
+    if runs.empty or runs["seed"].nunique() > 1:
+        return ""
+    return (" One seed per setting: a difference of a few points may be seed noise (the main "
+            "table gives the spread over seeds).")
+
+
 def mean_std(values: Sequence[float], digits: int = 2) -> str:
     """`"87.53 ± 2.31"` over seeds; a single value is shown alone, no value as empty."""
     v = np.asarray([x for x in values if x is not None and not np.isnan(x)], dtype=float)
@@ -221,7 +230,8 @@ def design_table(df: pd.DataFrame, groups: Sequence[str]) -> pd.DataFrame:
     base = df[df["label"] == "Baseline"]
     if len(base):
         row = {"ablation": "reference", "setting": "no distillation", "method": "Baseline",
-               "seeds": len(base), **{METRIC_NAMES[m]: mean_std(base[m]) for m in METRICS}}
+               "seeds": len(base), **{METRIC_NAMES[m]: mean_std(base[m]) for m in METRICS},
+               "Δ Top-1 vs default": ""}
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -221,7 +221,7 @@ R.table(table, "alpha_ablation",
         f"{P.title(f['dataset'])}, {pair[0]} → {pair[1]}: test accuracy (%) of the DCT student "
         "for each alpha (val-selected checkpoint, mean ± std over seeds) and of the student "
         "alone" + ("; published values of the original figure beside." if published else ".")
-        + tables.diverged_note(df))
+        + tables.seed_note(df) + tables.diverged_note(df))
 table"""),
         ("code", """fig = plots.alpha_plot(tables.alpha_frame(df), reference=tables.reference(df),
                       published=tables.published_alpha_frame() if published else None)
@@ -251,7 +251,8 @@ f = P.family("design")
 R.table(table, "design_ablation",
         f"{P.title(f['dataset'])}: test accuracy (%) of the DCT student when one design "
         "choice changes (val-selected checkpoint, mean ± std over seeds); Δ is against the "
-        "first (published) setting of each group." + tables.diverged_note(df))
+        "first (published) setting of each group." + tables.seed_note(df)
+        + tables.diverged_note(df))
 table"""),
         ("code", """fig = report_plots.design_plot(df, groups)
 R.figure(fig, "design_ablation",
@@ -279,7 +280,7 @@ table = tables.sensitivity_table(part)
 R.table(table, "baseline_alpha",
         f"{P.title(f['dataset'])}: Top-1 (%) of each baseline when its alpha is changed by the "
         "given percentage of its published value (mean ± std over seeds), and the best change."
-        + tables.diverged_note(df))
+        + tables.seed_note(df) + tables.diverged_note(df))
 table"""),
         ("code", """refs = {"DCT": float(df[df.label == "DCT"]["top1"].mean()),
         "Baseline": float(df[df.label == "Baseline"]["top1"].mean())}
