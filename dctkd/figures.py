@@ -13,7 +13,6 @@ import argparse
 import html
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -83,19 +82,7 @@ def pretrain(profile, notebooks: Sequence[Path], store: Path, workers: int,
     if not missing:
         return 0
     start = time.monotonic()
-    stop = threading.Event()
-
-    def report() -> None:
-        while not stop.wait(30):
-            done = sum((store / c.run_id / runs.FINAL).is_file() for c in missing)
-            log(f"[figures]   {done}/{len(missing)} trained, {time.monotonic() - start:.0f} s")
-
-    watcher = threading.Thread(target=report, daemon=True)
-    watcher.start()
-    try:
-        runs.ensure_all(missing, store, workers=workers)
-    finally:
-        stop.set()
+    runs.ensure_all(missing, store, workers=workers)
     log(f"[figures] trained {len(missing)} runs in {time.monotonic() - start:.0f} s")
     return len(missing)
 
