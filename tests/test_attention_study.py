@@ -310,7 +310,7 @@ def test_committed_notebooks_match_their_generator_and_carry_no_outputs():
 @pytest.fixture(scope="module")
 def smoke_out(tmp_path_factory) -> Path:
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        out = tmp_path_factory.getbasetemp().parent / "attention-smoke-results"
+        out = tmp_path_factory.getbasetemp().parent / "smoke-results"
         out.mkdir(exist_ok=True)
         return out
     return tmp_path_factory.mktemp("attention-smoke-results")

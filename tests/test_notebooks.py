@@ -47,18 +47,28 @@ def test_committed_notebook_is_clean_and_parametrised(path):
     assert set(meta.get("families", [])) <= set(E.FAMILIES)
 
 
-def test_committed_notebooks_match_their_generator():
+def _generator():
     spec = importlib.util.spec_from_file_location(
         "generate", figures.notebook_dir() / "generate.py")
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
+    return gen
+
+
+# Notebooks 09-13 (notebooks/generate_attention.py) run under smoke in
+# tests/test_attention_study.py, which also checks their numbers against the run files.
+RESULT_NOTEBOOKS = [n for n in NAMES if n in _generator().NOTEBOOKS]
+
+
+def test_committed_notebooks_match_their_generator():
+    gen = _generator()
     for name in gen.NOTEBOOKS:
         built = gen.build(name)
         committed = nbformat.read(figures.notebook_dir() / f"{name}.ipynb", as_version=4)
         assert [c.source for c in committed.cells] == [c.source for c in built.cells], name
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", RESULT_NOTEBOOKS)
 def test_notebook_runs_under_smoke_and_writes_its_artefacts(name, smoke_out):
     index = figures.build("smoke", [name], results=smoke_out, workers=1, log=lambda _: None)
     nb = next(p for p in NOTEBOOKS if p.stem == name)
