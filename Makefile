@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= quick
 NB ?=
 DATA ?=
+SET ?=
 
 .PHONY: env test figures lab bench clean lint
 
@@ -23,7 +24,7 @@ test: env
 	$(BIN)/python -m pytest -n 2
 
 figures: env
-	$(BIN)/dctkd figures --profile $(PROFILE) $(if $(NB),--nb $(NB)) $(if $(DATA),--data $(DATA))
+	$(BIN)/dctkd figures --profile $(PROFILE) $(if $(NB),--nb $(NB)) $(if $(DATA),--data $(DATA)) $(if $(SET),--set '$(SET)')
 
 lab: env
 	$(BIN)/jupyter lab --notebook-dir=notebooks
