@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from dctkd.analysis._data import Data, eval_mode, iter_batches, model_device
-from dctkd.analysis.overlap import _check_masks, compare_maps, overlap_frame
+from dctkd.analysis.overlap import _check_masks, compare_maps, overlap_frame, overlap_row
 
 
 class LogitsOnly(nn.Module):
@@ -169,18 +169,8 @@ def gradcam_overlap(
         cols = compare_maps(
             cams[1], cams[0], q, ssim_size, None if masks is None else masks[seen : seen + n]
         )
-        rows.append(
-            {
-                "sample": torch.arange(seen, seen + n),
-                "level": torch.full((n,), level % _n_taps(student, images)),
-                "target": targets,
-                "teacher_pred": t_pred,
-                "student_pred": s_pred,
-                "teacher_correct": t_pred == targets,
-                "student_correct": s_pred == targets,
-                **cols,
-            }
-        )
+        level_index = level % _n_taps(student, images)
+        rows.append(overlap_row(seen, level_index, targets, t_pred, s_pred, cols))
         seen += n
     if not rows:
         raise ValueError("data yielded no samples for the Grad-CAM overlap analysis.")

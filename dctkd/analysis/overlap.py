@@ -173,6 +173,28 @@ def _check_masks(masks: torch.Tensor | None, data: Data) -> torch.Tensor | None:
     return masks
 
 
+def overlap_row(
+    first: int,
+    level: int,
+    targets: torch.Tensor,
+    teacher_pred: torch.Tensor,
+    student_pred: torch.Tensor,
+    measures: dict,
+) -> dict:
+    """One batch's columns of an overlap frame: samples `first..first+B-1` at `level`."""
+    n = targets.shape[0]
+    return {
+        "sample": torch.arange(first, first + n),
+        "level": torch.full((n,), level),
+        "target": targets,
+        "teacher_pred": teacher_pred,
+        "student_pred": student_pred,
+        "teacher_correct": teacher_pred == targets,
+        "student_correct": student_pred == targets,
+        **measures,
+    }
+
+
 def attention_overlap(
     student: nn.Module,
     teacher: nn.Module,
@@ -210,18 +232,7 @@ def attention_overlap(
         targets = targets.cpu().long()
         for level, sm, tm in zip(s_maps, s_maps.values(), t_maps.values(), strict=True):
             cols = compare_maps(sm, tm, q, ssim_size, batch_masks)
-            rows.append(
-                {
-                    "sample": torch.arange(seen, seen + n),
-                    "level": torch.full((n,), int(level)),
-                    "target": targets,
-                    "teacher_pred": t_pred,
-                    "student_pred": s_pred,
-                    "teacher_correct": t_pred == targets,
-                    "student_correct": s_pred == targets,
-                    **cols,
-                }
-            )
+            rows.append(overlap_row(seen, int(level), targets, t_pred, s_pred, cols))
         seen += n
     if not rows:
         raise ValueError("data yielded no samples for the overlap analysis.")
