@@ -5,7 +5,6 @@ tables on tiny constructed inputs; notebooks 09–13 generated, clean, and execu
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -305,15 +304,6 @@ def test_committed_notebooks_match_their_generator_and_carry_no_outputs():
         tagged = [c for c in committed.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1 and 'profile = "quick"' in tagged[0].source
         assert "n_samples = " in tagged[0].source
-
-
-@pytest.fixture(scope="module")
-def smoke_out(tmp_path_factory) -> Path:
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        out = tmp_path_factory.getbasetemp().parent / "smoke-results"
-        out.mkdir(exist_ok=True)
-        return out
-    return tmp_path_factory.mktemp("attention-smoke-results")
 
 
 def _table(out: Path, name: str) -> pd.DataFrame:

@@ -4,7 +4,6 @@ notebooks carry no outputs; the `paper` grid holds every published cell (SPEC F.
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
 import nbformat
@@ -16,16 +15,6 @@ from dctkd.methods import resolve
 
 NOTEBOOKS = figures.list_notebooks()
 NAMES = [p.stem for p in NOTEBOOKS]
-
-
-@pytest.fixture(scope="session")
-def smoke_out(tmp_path_factory) -> Path:
-    """One results folder for the session, shared by xdist workers so runs train once."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        out = tmp_path_factory.getbasetemp().parent / "smoke-results"
-        out.mkdir(exist_ok=True)
-        return out
-    return tmp_path_factory.mktemp("smoke-results")
 
 
 def test_notebooks_exist():
