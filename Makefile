@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	# Notebook outputs never reach a commit: nbstripout cleans *.ipynb (.gitattributes) on add.
+	if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install; fi
 	touch $(STAMP)
 
 test: env
@@ -26,14 +28,16 @@ test: env
 figures: env
 	$(BIN)/dctkd figures --profile $(PROFILE) $(if $(NB),--nb $(NB)) $(if $(DATA),--data $(DATA)) $(if $(SET),--set '$(SET)')
 
+# Opens the .ipynb notebooks; jupytext (notebooks/jupytext.toml) keeps each paired .py in sync.
 lab: env
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 lint: env
-	$(BIN)/ruff check dctkd tests bench
+	$(BIN)/ruff check dctkd tests bench notebooks
 
 bench: env
 	$(BIN)/python bench/dct_loss.py
+	$(BIN)/python bench/train_step.py
 
 clean:
 	rm -rf results .pytest_cache

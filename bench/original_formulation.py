@@ -1,11 +1,11 @@
 """The paper code's DCT loss, written out as the reference the benchmark compares against.
 
-A transcription of the formulation (SPEC A.2-A.5, variant V1): `F.pow(2).mean(1)` activation
-maps, the divide-by-max normalisations, `torch.fft.fft` along H then W, real part and abs,
-a Python loop over levels accumulating into `zeros(B)`. Per-sample statistics broadcast with
-`[:, None, None]` where the original materialises them with `repeat_interleave`, so this
-reference is, if anything, slightly faster than the code it stands for. Benchmark use only:
-it has the original's division by zero on constant maps.
+A transcription of the formulation (docs/method.md#activation-map, variant V1): `F.pow(2).mean(1)`
+activation maps, the divide-by-max normalisations, `torch.fft.fft` along H then W, real part and
+abs, a Python loop over levels accumulating into `zeros(B)`. Per-sample statistics broadcast with
+`[:, None, None]` where the original materialises them with `repeat_interleave`, so this reference
+is, if anything, slightly faster than the code it stands for. Benchmark use only: it has the
+original's division by zero on constant maps.
 """
 
 from __future__ import annotations

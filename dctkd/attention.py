@@ -1,9 +1,10 @@
 """Activation maps: one `(H, W)` map per sample saying where a layer's features are strong.
 
-`activation_map` is the channel aggregation of SPEC A.2. The per-sample normalisations the
-DCT loss needs (SPEC A.4) are here too, each safe on maps without contrast: the original
-divides by `max` or `max - min` with no epsilon, which turns a constant or all-zero map into
-NaN. Here a map whose divisor is at most `eps` normalises to all zeros, with zero gradient.
+`activation_map` is the channel aggregation of docs/method.md#activation-map. The per-sample
+normalisations the DCT loss needs (docs/method.md#normalisations) are here too, each safe on maps
+without contrast: the original divides by `max` or `max - min` with no epsilon, which turns a
+constant or all-zero map into NaN. Here a map whose divisor is at most `eps` normalises to all
+zeros, with zero gradient.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ class _MeanSquare(torch.autograd.Function):
 
 
 def activation_map(features: Tensor, p: float = 2) -> Tensor:
-    """`(B, C, H, W) -> (B, H, W)`: mean over channels of `|F|^p` (SPEC A.2 uses p = 2).
+    """`(B, C, H, W) -> (B, H, W)`: mean over channels of `|F|^p` (docs/method.md#activation-map
+    uses p = 2).
 
     Returned in float32 (float64 for float64 input) whatever the feature dtype, because the
     normalisations downstream divide by small differences that bf16 cannot resolve.
@@ -102,7 +104,8 @@ def safe_reciprocal(d: Tensor, eps: float) -> Tensor:
 
 
 def normalise_by_max(a: Tensor, eps: float = AM_EPS) -> Tensor:
-    """`(A - min A) / max A` per map: the original code's V1 normalisation (SPEC A.4).
+    """`(A - min A) / max A` per map: the original code's V1 normalisation
+    (docs/method.md#normalisations).
 
     It divides by `max`, not `max - min`, so the result tops out at `1 - min/max`. Meant for
     non-negative maps (activation maps, spectrum magnitudes).
@@ -112,7 +115,7 @@ def normalise_by_max(a: Tensor, eps: float = AM_EPS) -> Tensor:
 
 
 def normalise_min_max(a: Tensor, eps: float = AM_EPS) -> Tensor:
-    """`(A - min A) / (max A - min A)` per map, into `[0, 1]` (SPEC A.4, V2)."""
+    """`(A - min A) / (max A - min A)` per map, into `[0, 1]` (docs/method.md#normalisations)."""
     lo, hi = spatial_min_max(a)
     return (a - lo) * safe_reciprocal(hi - lo, eps)
 

@@ -39,9 +39,17 @@ def config_keys(cls: type = RunConfig, prefix: str = "") -> list[tuple[str, str,
 
 
 def _fields_help() -> str:
+    from .data import dataset_names
+    from .losses import method, method_names
+
     rows = [f"  {k:<24} {t:<16} default {d!r}" if not isinstance(d, str) or t != "RunConfig"
             else f"  {k:<24} {t:<16} {d}" for k, t, d in config_keys()]
-    return "config fields (key=value, values parsed as YAML):\n" + "\n".join(rows)
+    methods = [f"  {name:<12} {method(name).label}" for name in method_names(plus_kd=False)]
+    return (
+        "config fields (key=value, values parsed as YAML):\n" + "\n".join(rows)
+        + "\n\nmethods (method.name; each but none also as <name>+kd):\n" + "\n".join(methods)
+        + "\n\ndatasets (data.name): " + ", ".join(dataset_names())
+    )
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -53,7 +61,7 @@ def _resolve(args: argparse.Namespace, overrides: list[str]) -> RunConfig:
     """The config from `--config` and the overrides; any problem is a ConfigError."""
     import yaml
 
-    from .train import ConfigError
+    from .engine import ConfigError
 
     try:
         cfg = load_yaml(args.config) if args.config else RunConfig()
@@ -63,7 +71,7 @@ def _resolve(args: argparse.Namespace, overrides: list[str]) -> RunConfig:
 
 
 def _store(args: argparse.Namespace) -> str:
-    from .runs import DEFAULT_STORE
+    from .engine import DEFAULT_STORE
 
     return args.store or DEFAULT_STORE
 
@@ -76,8 +84,7 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from .runs import ensure, run_path
-    from .train import check
+    from .engine import check, ensure, run_path
 
     cfg = _resolve(args, args.overrides)
     if args.print_config:
@@ -114,9 +121,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from torch.utils.data import DataLoader
 
     from .data import build_dataset
-    from .evaluate import evaluate, scalars
-    from .runs import Run, run_path
-    from .train import ConfigError, amp_dtype, pick_device
+    from .engine import ConfigError, Run, run_path
+    from .engine.evaluate import evaluate, scalars
+    from .engine.runtime import amp_dtype, pick_device
 
     if len(args.target) == 1 and "=" not in args.target[0]:
         run = Run(args.target[0])
@@ -142,7 +149,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
                           amp_dtype=amp_dtype(cfg.runtime.amp, device))
     out = {"run": str(run.path), "split": args.split, "which": args.which,
            "ten_crop": args.ten_crop, **scalars(result)}
-    from .runs import write_text
+    from .files import write_text
 
     name = f"eval_{args.split}_{args.which}{'_tencrop' if args.ten_crop else ''}.json"
     write_text(run.path / name, json.dumps(out, indent=2))
@@ -154,7 +161,7 @@ Command = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Na
 COMMANDS: dict[str, Command | str] = {
     "train": (train_arguments, train_command),
     "evaluate": (evaluate_arguments, evaluate_command),
-    "figures": "dctkd.figures",
+    "figures": "dctkd.report.build",
 }
 
 
@@ -192,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_arguments(parser)
     args = parser.parse_args(argv[1:])
-    from .train import ConfigError
+    from .engine import ConfigError
 
     try:
         return int(run(args) or 0)

@@ -36,7 +36,10 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """SGD with a per-epoch schedule (SPEC E): `step` for scene datasets, `multistep` for CIFAR."""
+    """SGD with a per-epoch schedule: `step` for scene datasets, `multistep` for CIFAR.
+
+    See `docs/deviations.md#teacher-lr`.
+    """
 
     lr: float = 0.1
     momentum: float = 0.9
@@ -52,7 +55,7 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class MethodConfig:
-    """The distillation objective `beta*CE + alpha*method + delta*KD_T` (SPEC A.6).
+    """The distillation objective `beta*CE + alpha*method + delta*KD_T` (docs/method.md#objective).
 
     `name` is a registered method (`none`, `kd`, `at`, `pkt`, `vid`, `crd`, `ckd`, `review`,
     `dct`) optionally suffixed `+kd`. `None` weights resolve to the published defaults of
@@ -128,9 +131,28 @@ def to_dict(cfg: Any, identity_only: bool = False) -> Any:
     return cfg
 
 
+def identity(cfg: RunConfig) -> dict:
+    """The fields that decide `cfg`'s result, with every default left out of the free-form parts.
+
+    Method weights and options and dataset options equal to their defaults are dropped, so
+    `method.alpha=1` for DCT and no alpha, or `data.options.k=3` and no `k`, are the same
+    experiment and the same run. Where and how a run executes (`runtime`, `data.root`) is
+    not part of it.
+    """
+    from dctkd.data import canonical_options
+    from dctkd.losses import canonical_method
+
+    data = replace(cfg.data, options=canonical_options(cfg.data.name, cfg.data.options))
+    teacher = identity(cfg.teacher) if cfg.teacher is not None else None
+    out = to_dict(replace(cfg, data=data, method=canonical_method(cfg.method), teacher=None),
+                  identity_only=True)
+    out["teacher"] = teacher
+    return out
+
+
 def config_hash(cfg: RunConfig) -> str:
-    """SHA-1 of the canonical JSON of the identity fields (stable across Python sessions)."""
-    blob = json.dumps(to_dict(cfg, identity_only=True), sort_keys=True, separators=(",", ":"))
+    """SHA-1 of the canonical JSON of `identity(cfg)` (stable across Python sessions)."""
+    blob = json.dumps(identity(cfg), sort_keys=True, separators=(",", ":"))
     return hashlib.sha1(blob.encode()).hexdigest()
 
 
@@ -238,6 +260,7 @@ __all__ = [
     "config_hash",
     "dump_yaml",
     "from_dict",
+    "identity",
     "load_yaml",
     "replace",
     "to_dict",

@@ -1,8 +1,8 @@
 """2-D frequency transforms of activation maps.
 
 Two transforms live here because the paper's code and a correct reimplementation differ
-(SPEC A.3, H.1): the original calls the real part of an unnormalised 2-D FFT a "DCT"; `dct2`
-is the true orthonormal DCT-II, computed as two small matrix products, which is exact,
+(docs/method.md#spectra): the original calls the real part of an unnormalised 2-D FFT a "DCT";
+`dct2` is the true orthonormal DCT-II, computed as two small matrix products, which is exact,
 invertible and cheap for the map sizes a CNN produces (7..56 per side).
 """
 
@@ -70,8 +70,8 @@ def fft_real(x: Tensor, absolute: bool = False) -> Tensor:
     """The original code's "DCT": `Re(FFT2(x))` over the last two dims, optionally `abs`.
 
     Unnormalised (`norm="backward"`), as `torch.fft.fft` along H then W in the paper's code
-    (SPEC A.3). The result is point-symmetric, `R[k1, k2] = R[-k1 mod H, -k2 mod W]`, so it
-    is not a DCT; it is kept to reproduce the published variants V1 (`absolute=True`) and V2.
+    (docs/method.md#spectra). The result is point-symmetric, `R[k1, k2] = R[-k1 mod H, -k2 mod W]`,
+    so it is not a DCT; it is kept to reproduce the published variants V1 (`absolute=True`) and V2.
     `(..., H, W) -> (..., H, W)`, real, same dtype as `x`.
     """
     _check_maps(x, "fft_real")

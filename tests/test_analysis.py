@@ -7,20 +7,19 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
 
 from dctkd.analysis import (
+    Samples,
+    Trained,
     activation_maps,
-    attention_overlap,
     extract_embeddings,
     gradcam,
-    gradcam_overlap,
     mass_on_objects,
+    overlap_frame,
     overlay,
     pearson,
     silhouette,
     ssim,
-    summarise_overlap,
     top_region,
     topq_iou,
     tsne,
@@ -176,59 +175,36 @@ def test_upsample_and_overlay():
         overlay(image.float(), maps[0][0])
 
 
-class _Scenes(Dataset):
-    def __init__(self, images: torch.Tensor, targets: torch.Tensor) -> None:
-        self.images, self.targets = images, targets
-        self.masks = torch.zeros(len(images), 32, 32, dtype=torch.bool)
-        self.masks[:, 8:24, 8:24] = True
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int):
-        return self.images[i], int(self.targets[i])
-
-
 def _half_right(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         pred = model.eval()(images)[0].argmax(1)
     return torch.cat([pred[:2], (pred[2:] + 1) % 10])
 
 
-def test_attention_overlap_keeps_teacher_correct_samples(model, images):
-    targets = _half_right(model, images)
-    frame = attention_overlap(model, model, (images, targets), batch_size=2)
+def _with_itself(model: nn.Module) -> list[Trained]:
+    return [Trained("Teacher", 0, model), Trained("DCT", 0, model)]
+
+
+def test_overlap_of_a_model_with_itself_keeps_teacher_correct_samples(model, images):
+    samples = Samples(images, _half_right(model, images))
+    frame = overlap_frame(_with_itself(model), samples, batch_size=2)
     assert len(frame) == 2 * 3 and set(frame["sample"]) == {0, 1}
     assert frame["teacher_correct"].all()
     assert np.allclose(frame["ssim"], 1, atol=1e-5) and np.allclose(frame["pearson"], 1, atol=1e-5)
     assert (frame["iou"] == 1).all()
-    full = attention_overlap(model, model, (images, targets), levels=[0, -1], keep="all")
+    full = overlap_frame(_with_itself(model), samples, levels=[0, -1], keep="all")
     assert len(full) == 4 * 2 and sorted(set(full["level"])) == [0, 2]
-    assert "mass_student" not in full
+    assert "mass_on_objects" not in full
 
 
-def test_attention_overlap_reads_masks_of_an_ordered_scenes_dataset(model, images):
-    data = _Scenes(images, _half_right(model, images))
-    frame = attention_overlap(model, model, DataLoader(data, batch_size=2), levels=[-1])
-    assert {"mass_student", "mass_teacher", "mask_area"} <= set(frame.columns)
+def test_overlap_measures_mass_on_the_objects_of_masked_samples(model, images):
+    masks = torch.zeros(len(images), 32, 32, dtype=torch.bool)
+    masks[:, 8:24, 8:24] = True
+    samples = Samples(images, _half_right(model, images), masks)
+    frame = overlap_frame(_with_itself(model), samples, levels=[-1], batch_size=2)
+    assert {"mass_on_objects", "mass_teacher", "mask_area"} <= set(frame.columns)
     assert np.allclose(frame["mask_area"], 0.25)
-    assert np.allclose(frame["mass_student"], frame["mass_teacher"])
-    shuffled = DataLoader(data, batch_size=2, shuffle=True)
-    assert "mass_student" not in attention_overlap(model, model, shuffled, levels=[-1])
-
-
-def test_summarise_overlap_gives_mean_and_std_per_level(model, images):
-    import pandas as pd
-
-    frame = pd.DataFrame({"level": [0, 0, 1, 1], "ssim": [0.2, 0.4, 0.6, 1.0], "iou": [1.0] * 4})
-    summary = summarise_overlap(frame)
-    assert list(summary["ssim_mean"]) == pytest.approx([0.3, 0.8])
-    assert list(summary["ssim_std"]) == pytest.approx([np.std([0.2, 0.4], ddof=1), 0.2828427])
-    assert list(summary["n"]) == [2, 2]
-    text = summarise_overlap(frame, as_text=True, digits=2)
-    assert text.loc[0, "ssim"] == "0.30 ± 0.14"
-    with pytest.raises(ValueError, match="method"):
-        summarise_overlap(frame, by=["method"])
+    assert np.allclose(frame["mass_on_objects"], frame["mass_teacher"])
 
 
 def test_gradcam_is_raw_exact_and_leaves_no_hooks(model, images):
@@ -263,8 +239,8 @@ def test_gradcam_rejects_a_layer_that_runs_twice_and_still_releases_hooks(model,
 
 
 def test_gradcam_overlap_of_a_model_with_itself(model, images):
-    targets = _half_right(model, images)
-    frame = gradcam_overlap(model, model, (images, targets), batch_size=2)
+    samples = Samples(images, _half_right(model, images))
+    frame = overlap_frame(_with_itself(model), samples, kind="gradcam", batch_size=2)
     assert len(frame) == 2 and (frame["level"] == 2).all()
     assert np.allclose(frame["pearson"], 1, atol=1e-5) and (frame["iou"] == 1).all()
     assert _hooks(model) == 0

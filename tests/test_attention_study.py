@@ -1,10 +1,10 @@
 """The attention study: image choice, overlap per method and seed, embeddings and k-study
-tables on tiny constructed inputs; notebooks 09–13 generated, clean, and executed under
-`smoke` with their figures and tables written and their numbers traceable to the runs."""
+tables on tiny constructed inputs; notebooks 09–13 executed under `smoke` with their figures
+and tables written and their numbers traceable to the runs (their sources are checked with
+every other notebook in tests/test_notebooks.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -16,9 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dctkd import attention_study as study
-from dctkd import experiments as E
-from dctkd import figures, plots
+from dctkd import analysis
+from dctkd.analysis import kstudy
+from dctkd.report import build as figures
+from dctkd.report import grid as E
+from dctkd.report import image_figures, notebook, study
+from dctkd.report.profile import load_profile
 
 NAMES = ["09_attention_maps", "10_attention_overlap", "11_gradcam", "12_embeddings", "13_k_study"]
 
@@ -46,17 +49,17 @@ class Tiny(nn.Module):
         return self.fc(f2.mean((2, 3))) + self.bias, [f1, f2]
 
 
-def _samples(targets, masks: bool = True) -> study.Samples:
+def _samples(targets, masks: bool = True) -> analysis.Samples:
     n = len(targets)
     images = torch.randn(n, 3, 8, 8, generator=torch.Generator().manual_seed(3))
     m = torch.zeros(n, 8, 8, dtype=torch.bool)
     m[:, :4, :4] = True
-    return study.Samples(images, torch.as_tensor(targets), m if masks else None)
+    return analysis.Samples(images, torch.as_tensor(targets), m if masks else None)
 
 
 def _members(teacher: nn.Module, students: dict[tuple[str, int], nn.Module]):
-    out = [study.Trained("Teacher", 0, teacher)]
-    return out + [study.Trained(label, seed, model) for (label, seed), model in students.items()]
+    out = [analysis.Trained("Teacher", 0, teacher)]
+    return out + [analysis.Trained(label, seed, model) for (label, seed), model in students.items()]
 
 
 # ----------------------------------------------------------------------------- image choice
@@ -68,7 +71,7 @@ def test_choose_images_takes_the_strictest_rule_first_then_fills_up():
         "Baseline": np.array([0, 1, 0, 0, 0, 1], bool),
         "DCT": np.array([0, 1, 1, 1, 0, 1], bool),
     }
-    chosen = study.choose_images(correct, n=4)
+    chosen = analysis.choose_images(correct, n=4)
     assert chosen["position"].tolist() == [2, 0, 4, 1]
     assert chosen["rule"].tolist() == [
         "teacher right, baseline wrong, DCT right",
@@ -76,29 +79,29 @@ def test_choose_images_takes_the_strictest_rule_first_then_fills_up():
         "teacher right, baseline wrong",
         "teacher right",
     ]
-    assert len(study.choose_images(correct, n=10)) == 6  # "any" adds the rest, no repeats
+    assert len(analysis.choose_images(correct, n=10)) == 6  # "any" adds the rest, no repeats
 
 
 def test_choose_images_skips_rules_about_absent_models_and_checks_lengths():
-    chosen = study.choose_images({"Teacher": np.array([0, 1, 1], bool)}, n=1)
+    chosen = analysis.choose_images({"Teacher": np.array([0, 1, 1], bool)}, n=1)
     assert chosen.to_dict("records") == [{"position": 1, "rule": "teacher right"}]
     with pytest.raises(ValueError, match="same samples"):
-        study.choose_images({"Teacher": np.ones(3, bool), "DCT": np.ones(4, bool)})
+        analysis.choose_images({"Teacher": np.ones(3, bool), "DCT": np.ones(4, bool)})
 
 
 def test_one_seed_keeps_the_teacher_and_orders_rows_like_the_figure():
     t, a, b = Tiny(0), Tiny(1), Tiny(2)
     members = _members(t, {("DCT", 1): a, ("Baseline", 1): b, ("DCT", 0): Tiny(3)})
-    models = study.one_seed(members, 1)
+    models = analysis.one_seed(members, 1)
     assert models == {"Teacher": t, "DCT": a, "Baseline": b}
-    assert list(study.am_rows(models, torch.randn(2, 3, 8, 8))) == ["Baseline", "Teacher", "DCT"]
-    assert set(study.one_seed(members)) == {"Teacher", "DCT"}  # smallest seed: 0
+    assert list(analysis.am_rows(models, torch.randn(2, 3, 8, 8))) == ["Baseline", "Teacher", "DCT"]
+    assert set(analysis.one_seed(members)) == {"Teacher", "DCT"}  # smallest seed: 0
     with pytest.raises(ValueError, match="seed 5"):
-        study.one_seed(members, 5)
+        analysis.one_seed(members, 5)
 
 
 def test_samples_subset_keeps_dataset_indices_and_image_table_marks_predictions():
-    s = study.Samples(
+    s = analysis.Samples(
         torch.randn(4, 3, 8, 8),
         torch.tensor([0, 1, 2, 1]),
         indices=np.array([10, 11, 12, 13]),
@@ -107,7 +110,7 @@ def test_samples_subset_keeps_dataset_indices_and_image_table_marks_predictions(
     sub = s.subset([3, 1])
     assert sub.indices.tolist() == [13, 11] and sub.targets.tolist() == [1, 1]
     chosen = pd.DataFrame({"position": [3], "rule": ["any"]})
-    table = study.image_table(s, chosen, {"Teacher": np.array([0, 0, 0, 1])})
+    table = analysis.image_table(s, chosen, {"Teacher": np.array([0, 0, 0, 1])})
     assert table.to_dict("records") == [
         {"image": 13, "rule": "any", "class": "b", "Teacher": "b (right)"}
     ]
@@ -121,7 +124,7 @@ def test_samples_subset_keeps_dataset_indices_and_image_table_marks_predictions(
 def test_overlap_of_a_student_identical_to_its_teacher_is_maximal():
     t = Tiny(0, favour=0)
     samples = _samples([0, 1, 0, 2])
-    frame = study.overlap_frame(_members(t, {("DCT", 0): t, ("AT", 0): Tiny(5)}), samples)
+    frame = analysis.overlap_frame(_members(t, {("DCT", 0): t, ("AT", 0): Tiny(5)}), samples)
     assert sorted(frame["sample"].unique()) == [0, 2]  # the teacher is right on these only
     assert (frame["kept"] == "teacher-correct samples").all()
     same = frame[frame["method"] == "DCT"]
@@ -134,20 +137,20 @@ def test_overlap_of_a_student_identical_to_its_teacher_is_maximal():
 
 def test_overlap_keeps_every_sample_when_the_teacher_is_never_right():
     t = Tiny(0, favour=0)
-    frame = study.overlap_frame(_members(t, {("DCT", 0): Tiny(1)}), _samples([1, 2, 1]))
+    frame = analysis.overlap_frame(_members(t, {("DCT", 0): Tiny(1)}), _samples([1, 2, 1]))
     assert len(frame) == 3 * 2 and frame["kept"].iloc[0].endswith("right on none)")
     with pytest.raises(ValueError, match="at least one student"):
-        study.overlap_frame(_members(t, {}), _samples([0, 1]))
+        analysis.overlap_frame(_members(t, {}), _samples([0, 1]))
 
 
 def test_gradcam_overlap_of_a_student_identical_to_its_teacher_is_maximal():
     t = Tiny(0)
-    frame = study.overlap_frame(
+    frame = analysis.overlap_frame(
         _members(t, {("DCT", 0): t}), _samples([0, 1, 2, 0]), kind="gradcam", keep="all"
     )
     assert frame["level"].unique().tolist() == [1]
     assert np.allclose(frame[["ssim", "iou"]], 1.0, atol=1e-5)  # a zero CAM has Pearson 0
-    cams = study.gradcam_maps({"Teacher": t}, torch.randn(2, 3, 8, 8), torch.tensor([0, 1]))
+    cams = analysis.gradcam_maps({"Teacher": t}, torch.randn(2, 3, 8, 8), torch.tensor([0, 1]))
     assert cams["Teacher"].shape == (2, 4, 4) and (cams["Teacher"] >= 0).all()
 
 
@@ -175,36 +178,36 @@ def _per_sample() -> pd.DataFrame:
 
 
 def test_seed_means_and_table_give_mean_and_std_over_seeds():
-    per_seed = study.seed_means(_per_sample())
+    per_seed = analysis.seed_means(_per_sample())
     dct = per_seed[per_seed["method"] == "DCT"].sort_values("seed")
     assert np.allclose(dct["ssim"], [0.6, 0.8]) and dct["n"].tolist() == [2, 2]
     table = study.overlap_table(per_seed).set_index("method")
     assert table.loc["DCT", "SSIM"] == f"0.700 ± {np.std([0.6, 0.8], ddof=1):.3f}"
     assert table.loc["AT", "SSIM"] == "0.300" and table.loc["DCT", "seeds"] == 2
     assert table.loc["Teacher", "mass on objects"] == "0.600"
-    assert table.loc[study.CHANCE, "mass on objects"] == "0.250"
+    assert table.loc[analysis.CHANCE, "mass on objects"] == "0.250"
     assert table.loc["Teacher", "SSIM"] == "" and (table["level"] == 1).all()
-    assert list(table.index) == ["Teacher", "AT", "DCT", study.CHANCE]
-    diff = study.compare(per_seed, "ssim", "DCT", "AT")
+    assert list(table.index) == ["Teacher", "AT", "DCT", analysis.CHANCE]
+    diff = analysis.compare(per_seed, "ssim", "DCT", "AT")
     assert np.isclose(diff.loc[1, "DCT − AT"], 0.4)
 
 
 def test_chance_is_a_reference_line_on_the_mass_panel():
-    per_seed = study.seed_means(_per_sample())
+    per_seed = analysis.seed_means(_per_sample())
     measures = ["ssim", "mass_on_objects"]
-    fig = plots.overlap_plot(study.plot_frame(per_seed), measures)
+    fig = image_figures.overlap_plot(image_figures.plot_frame(per_seed), measures)
     before = len(fig.axes[1].lines)
-    study.mark_chance(fig, per_seed, measures)
+    image_figures.mark_chance(fig, per_seed, measures)
     assert len(fig.axes[1].lines) == before + 1
     assert np.allclose(fig.axes[1].lines[-1].get_ydata(), [0.25])
-    assert study.CHANCE not in set(study.plot_frame(per_seed)["method"])
+    assert analysis.CHANCE not in set(image_figures.plot_frame(per_seed)["method"])
     plt.close(fig)
 
 
 def test_silhouette_per_model_and_seed():
     samples = _samples([0, 1, 2] * 4, masks=False)
     members = _members(Tiny(0), {("DCT", 0): Tiny(1), ("DCT", 1): Tiny(2)})
-    frame = study.silhouette_frame(members, samples)
+    frame = analysis.silhouette_frame(members, samples)
     assert frame[["method", "seed"]].values.tolist() == [["Teacher", 0], ["DCT", 0], ["DCT", 1]]
     assert frame["silhouette"].between(-1, 1).all()
     table = study.silhouette_table(frame).set_index("method")
@@ -230,7 +233,7 @@ def _kframe() -> pd.DataFrame:
 
 
 def test_kstudy_gains_are_paired_by_seed():
-    gains = study.kstudy_gains(_kframe())
+    gains = kstudy.kstudy_gains(_kframe())
     top1 = gains[(gains["quantity"] == "Top-1 (%)") & (gains["comparison"] == "DCT − AT")]
     assert top1.set_index(["k", "seed"])["gain"].to_dict() == {
         (1, 0): 3.0,
@@ -244,37 +247,37 @@ def test_kstudy_gains_are_paired_by_seed():
     assert np.allclose(base.sort_values(["k", "seed"])["gain"], [0.2, 0.1, 0.0] * 2)
     frame = _kframe()
     with pytest.raises(ValueError, match="no seed trained for both DCT and AT"):
-        study.kstudy_gains(frame[~((frame["k"] == 2) & (frame["method"] == "AT"))])
+        kstudy.kstudy_gains(frame[~((frame["k"] == 2) & (frame["method"] == "AT"))])
 
 
 def test_kstudy_tables_and_accuracy_frame():
     frame = _kframe()
-    table = study.kstudy_table(study.kstudy_gains(frame), {1: 100.0, 2: 50.0}).set_index("k")
+    table = study.kstudy_table(kstudy.kstudy_gains(frame), {1: 100.0, 2: 50.0}).set_index("k")
     assert table.loc[2, "one-object ceiling (%)"] == "50.0"
     assert table.loc[2, "DCT − AT: Top-1 (%)"] == "4.00 ± 0.00"
     assert table.loc[1, "DCT − Baseline: SSIM"] == "0.100 ± 0.100"
     models = study.kstudy_models_table(frame[frame["seed"] != 7])
     assert models[models["k"] == 1]["method"].tolist() == ["Baseline", "Teacher", "AT", "DCT"]
-    acc = study.accuracy_vs_k(frame, {1: 100.0, 2: 50.0})
+    acc = kstudy.accuracy_vs_k(frame, {1: 100.0, 2: 50.0})
     ceil = acc[acc["series"] == "one-object ceiling"]
     assert ceil.set_index("k")["Top-1 (%)"].to_dict() == {1: 100.0, 2: 50.0}
 
 
 def test_first_samples_and_ceilings_from_the_smoke_scenes():
-    prof = E.load_profile("smoke")
+    prof = load_profile("smoke")
     cells = E.kstudy(prof)
     cfg = next(c for c in cells if c.label == "Teacher" and c.value == 2).cfg
-    s = study.first_samples(cfg, n=5)
-    from dctkd import reports
+    s = analysis.first_samples(cfg, n=5)
+    from dctkd.engine import dataset_of
 
-    ds = reports.dataset(cfg, "test")
+    ds = dataset_of(cfg, "test")
     assert s.indices.tolist() == [0, 1, 2, 3, 4] and len(s) == 5
     assert torch.equal(s.masks, ds.masks[:5]) and torch.equal(s.images[2], ds[2][0])
-    picked = study.first_samples(cfg, indices=[7, 3])
+    picked = analysis.first_samples(cfg, indices=[7, 3])
     assert torch.equal(picked.images[0], ds[7][0]) and torch.equal(picked.masks[1], ds.masks[3])
     assert picked.image(0).dtype == torch.uint8 and picked.image(0).shape == (3, 16, 16)
     with pytest.raises(ValueError, match="indices"):
-        study.first_samples(cfg, indices=[len(ds)])
+        analysis.first_samples(cfg, indices=[len(ds)])
     ceiling = study.ceilings(cells)
     assert list(ceiling) == [1, 2] and ceiling[1] == 100.0 and ceiling[2] <= 50.0
 
@@ -282,28 +285,8 @@ def test_first_samples_and_ceilings_from_the_smoke_scenes():
 # ----------------------------------------------------------------------------- notebooks
 
 
-def _generator():
-    path = figures.notebook_dir() / "generate_attention.py"
-    spec = importlib.util.spec_from_file_location("generate_attention", path)
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
-    return gen
-
-
-def test_committed_notebooks_match_their_generator_and_carry_no_outputs():
-    gen = _generator()
-    assert gen.NAMES == NAMES
-    for name in NAMES:
-        committed = nbformat.read(figures.notebook_dir() / f"{name}.ipynb", as_version=4)
-        built = gen.build(name)
-        assert [c.source for c in committed.cells] == [c.source for c in built.cells], name
-        assert committed.metadata["dctkd"] == built.metadata["dctkd"]
-        for cell in committed.cells:
-            if cell.cell_type == "code":
-                assert cell.outputs == [] and cell.execution_count is None, name
-        tagged = [c for c in committed.cells if "parameters" in c.metadata.get("tags", [])]
-        assert len(tagged) == 1 and 'profile = "quick"' in tagged[0].source
-        assert "n_samples = " in tagged[0].source
+def test_attention_notebooks_exist():
+    assert set(NAMES) <= {p.stem for p in figures.list_notebooks()}
 
 
 def _table(out: Path, name: str) -> pd.DataFrame:
@@ -322,7 +305,7 @@ def test_notebook_runs_under_smoke_and_writes_its_artefacts(name, smoke_out):
             for suffix in suffixes:
                 hits = list((smoke_out / kind).glob(pattern + suffix))
                 assert hits and all(p.stat().st_size > 0 for p in hits), pattern + suffix
-    manifest = next(m for m in figures.read_manifests(smoke_out) if m["notebook"] == name)
+    manifest = next(m for m in notebook.read_manifests(smoke_out) if m["notebook"] == name)
     assert all("Synthetic data" in e["caption"] for e in manifest["figures"] + manifest["tables"])
     executed = nbformat.read(smoke_out / "notebooks" / f"{name}.ipynb", as_version=4)
     assert not any(o.output_type == "error" for c in executed.cells for o in c.get("outputs", []))
@@ -330,7 +313,7 @@ def test_notebook_runs_under_smoke_and_writes_its_artefacts(name, smoke_out):
 
 
 def _check_numbers(name: str, out: Path) -> None:
-    prof = E.load_profile("smoke")
+    prof = load_profile("smoke")
     students = ["Baseline", "AT", "DCT", "DCT + KD"]
     if name == "09_attention_maps":
         info = _table(out, "attention_maps_images")
@@ -346,7 +329,7 @@ def _check_numbers(name: str, out: Path) -> None:
                 *students[:1],
                 "Teacher",
                 *students[1:],
-                study.CHANCE,
+                analysis.CHANCE,
             ]
         ssim = pd.to_numeric(table[table["method"].isin(students)]["SSIM"])
         assert ssim.between(-1, 1).all()
@@ -355,7 +338,7 @@ def _check_numbers(name: str, out: Path) -> None:
         assert table["method"].tolist() == ["Baseline", "Teacher", "AT", "DCT", "DCT + KD"]
         assert pd.to_numeric(table["silhouette"]).between(-1, 1).all()
     elif name == "13_k_study":
-        from dctkd.runs import Run
+        from dctkd.engine import Run
 
         table = _table(out, "kstudy_gains")
         table = table.set_index(table["k"].astype(int))

@@ -33,7 +33,7 @@ def _grid(b: int, c: int, n: int):
 
 
 def golden_inputs():
-    """SPEC A.8: B=2, scales 8x8 and 4x4, student C=3, teacher C=5."""
+    """docs/method.md#reference-values: B=2, scales 8x8 and 4x4, student C=3, teacher C=5."""
     student, teacher = [], []
     for n in (8, 4):
         b, c, h, w = _grid(2, 3, n)
@@ -119,7 +119,7 @@ def test_centred_equals_normalise_then_remove_mean():
         centred(a, by="sum")
 
 
-# --- golden values (SPEC A.8) -----------------------------------------------------------------
+# --- golden values (docs/method.md#reference-values) ---
 
 
 @pytest.mark.parametrize("variant", ["v1", "v2"])
@@ -139,10 +139,10 @@ def test_golden_values(variant):
 
 
 def test_golden_values_through_the_registered_term():
-    from dctkd.losses import _REGISTRY
+    from dctkd.losses import METHODS
 
     student, teacher, logits, targets = golden_inputs()
-    assert _REGISTRY["dct"] is DCTLoss
+    assert METHODS["dct"].term is DCTLoss
     shapes = [tuple(f.shape[1:]) for f in student]
     term = DCTLoss.build(
         student_shapes=shapes,
@@ -158,7 +158,7 @@ def test_golden_values_through_the_registered_term():
 
 
 def _reference(student, teacher, variant):
-    """SPEC A.4/A.7 written directly in NumPy float64; dct2 via SciPy."""
+    """docs/method.md#normalisations written directly in NumPy float64; dct2 via SciPy."""
     total = 0.0
     for fs, ft in zip(student, teacher, strict=True):
         spectra = []
@@ -349,7 +349,7 @@ def test_options_are_validated():
     ):
         with pytest.raises(ValueError):
             DCTLoss(**bad)
-    with pytest.raises(ValueError, match="unknown DCT loss options"):
+    with pytest.raises(ValueError, match="unknown option 'temperature'"):
         DCTLoss.build(
             student_shapes=[(3, 8, 8)],
             teacher_shapes=[(5, 8, 8)],

@@ -13,13 +13,15 @@ import torch
 import torch.nn.functional as F
 from engine_helpers import tiny, tiny_student
 
-from dctkd import runs
-from dctkd import train as train_module
 from dctkd.config import MethodConfig, dump_yaml
-from dctkd.distiller import Distiller, build_distiller, check_taps
-from dctkd.methods import method_names, resolve
+from dctkd.engine import runs
+from dctkd.engine import train as train_module
+from dctkd.engine.checks import check, check_taps
+from dctkd.engine.distiller import Distiller, build_distiller
+from dctkd.engine.runtime import ConfigError, amp_dtype
+from dctkd.engine.train import train
+from dctkd.losses import method_names, resolve
 from dctkd.models import build_model
-from dctkd.train import ConfigError, amp_dtype, check, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,7 +42,7 @@ def test_published_weights_of_each_method_and_its_kd_combination(name):
 def test_kd_alone_baseline_and_explicit_weights():
     kd = resolve(MethodConfig(name="kd"))
     assert (kd.term, kd.alpha, kd.beta, kd.delta, kd.options) == (
-        "kd", 0.8, 0.1, 0.0, {"temperature": 4.0})
+        "kd", 0.8, 0.1, 0.0, {})
     none = resolve(MethodConfig())
     assert (none.term, none.beta, none.needs_teacher) == (None, 1.0, False)
     own = resolve(MethodConfig(name="dct+kd", alpha=3.0, beta=0.5, delta=2.0))
@@ -110,7 +112,7 @@ def test_tap_pairing_is_checked_before_training():
 def test_amp_choice():
     cpu = torch.device("cpu")
     assert amp_dtype("off", cpu) is None and amp_dtype("bf16", cpu) == torch.bfloat16
-    from dctkd.train import cpu_supports_bf16
+    from dctkd.engine.runtime import cpu_supports_bf16
 
     assert amp_dtype("auto", cpu) == (torch.bfloat16 if cpu_supports_bf16() else None)
 
@@ -187,7 +189,8 @@ def test_a_diverging_run_stops_and_keeps_its_best_checkpoint(tmp_path):
 def test_kill_and_resume_is_bit_identical(teacher, store, tmp_path, monkeypatch):
     # CRD: trainable embeddings, a momentum memory and random negatives must all resume.
     cfg = tiny_student("crd", teacher, deterministic=True)
-    whole = train(cfg, tmp_path / "whole", store=store)
+    net = runs.ensure(cfg.teacher, store).load_model("best")
+    whole = train(cfg, tmp_path / "whole", net)
     real = train_module._train_epoch
 
     def killed_in_epoch_2(s, model, loaders, opt, scaler, epoch):
@@ -197,10 +200,10 @@ def test_kill_and_resume_is_bit_identical(teacher, store, tmp_path, monkeypatch)
 
     monkeypatch.setattr(train_module, "_train_epoch", killed_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
-        train(cfg, tmp_path / "part", store=store)
+        train(cfg, tmp_path / "part", net)
     assert torch.load(tmp_path / "part" / "last.pt", weights_only=True)["epoch"] == 1
     monkeypatch.setattr(train_module, "_train_epoch", real)
-    resumed = train(cfg, tmp_path / "part", store=store)
+    resumed = train(cfg, tmp_path / "part", net)
     assert resumed["best"] == whole["best"] and resumed["last"] == whole["last"]
     a = torch.load(tmp_path / "whole" / "last.pt", weights_only=True)
     b = torch.load(tmp_path / "part" / "last.pt", weights_only=True)

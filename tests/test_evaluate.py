@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from dctkd.evaluate import evaluate, metrics, predict, scalars
+from dctkd.engine.evaluate import evaluate, metrics, predict, scalars
 
 PRED = [0, 0, 1, 1, 2, 2, 0, 1, 2, 0]
 TRUE = [0, 1, 1, 1, 2, 0, 0, 1, 2, 2]

@@ -4,42 +4,45 @@ from __future__ import annotations
 
 import pytest
 
-from dctkd import experiments as E
-from dctkd.methods import resolve
+from dctkd.losses import TEACHER_LABEL, resolve
+from dctkd.losses import label as method_label
+from dctkd.losses.catalogue import name_of
+from dctkd.report import grid as E
+from dctkd.report.profile import check_data, load_profile
 
 
 @pytest.mark.parametrize("name", ["smoke", "quick", "paper"])
 def test_every_family_of_every_profile_builds(name):
-    prof = E.load_profile(name, data="/nowhere")
+    prof = load_profile(name, data="/nowhere")
     for family in E.FAMILIES:
         cells = E.grid(prof, [family])
         assert cells, family
         for cell in cells:
             assert cell.cfg.run_id == cell.run_id
-            if cell.label == E.TEACHER:
+            if cell.label == TEACHER_LABEL:
                 assert cell.cfg.teacher is None and cell.cfg.model == cell.teacher
             elif cell.label == "Baseline":
                 assert cell.cfg.teacher is None and cell.cfg.method.name == "none"
             else:
                 assert cell.cfg.teacher.model == cell.teacher
-                assert E.method_label(cell.cfg.method.name) == cell.label
+                assert method_label(cell.cfg.method.name) == cell.label
 
 
 def test_unknown_profile_and_bad_override_are_clear():
     with pytest.raises(ValueError, match="unknown profile 'nope'"):
-        E.load_profile("nope")
+        load_profile("nope")
     with pytest.raises(ValueError, match="unknown profile key 'sedes'"):
-        E.load_profile("smoke", ["sedes=[0]"])
+        load_profile("smoke", ["sedes=[0]"])
     with pytest.raises(ValueError, match="not of the form key=value"):
-        E.load_profile("smoke", ["seeds"])
+        load_profile("smoke", ["seeds"])
     with pytest.raises(ValueError, match="names dataset 'cifar'"):
-        E.load_profile("smoke", ["families.alpha.dataset=cifar"])
+        load_profile("smoke", ["families.alpha.dataset=cifar"])
 
 
 def test_overrides_reach_runs_and_integer_keys():
-    prof = E.load_profile("quick", ["seeds=[7]", "roles.student.optim.epochs=3",
+    prof = load_profile("quick", ["seeds=[7]", "roles.student.optim.epochs=3",
                                     "families.kstudy.ks.1.options.distractors=2"])
-    students = [c for c in E.main(prof) if c.label != E.TEACHER]
+    students = [c for c in E.main(prof) if c.label != TEACHER_LABEL]
     assert {c.seed for c in students} == {7}
     assert {c.cfg.optim.epochs for c in students} == {3}
     k1 = [c for c in E.kstudy(prof) if c.value == 1]
@@ -48,11 +51,11 @@ def test_overrides_reach_runs_and_integer_keys():
 
 
 def test_same_experiment_in_two_notebooks_is_one_run():
-    prof = E.load_profile("quick")
+    prof = load_profile("quick")
     main_ids = {c.run_id for c in E.main(prof)}
     alpha_default = [c for c in E.alpha(prof) if c.value == 1.0]
     assert alpha_default and all(c.run_id in main_ids for c in alpha_default)
-    assert alpha_default[0].cfg.method.alpha is None
+    assert alpha_default[0].cfg.method.alpha == 1.0  # written out, yet the same run
     zero = [c for c in E.baseline_alpha(prof) if c.param == "change" and c.value == 0.0]
     assert zero and all(c.run_id in main_ids for c in zero)
     v1 = [c for c in E.design(prof) if c.value == "V1"]
@@ -62,7 +65,7 @@ def test_same_experiment_in_two_notebooks_is_one_run():
 
 
 def test_ablated_settings_are_distinct_runs_with_the_right_weights():
-    prof = E.load_profile("quick")
+    prof = load_profile("quick")
     sweep = [c for c in E.alpha(prof) if c.param == "alpha"]
     assert len({c.run_id for c in sweep}) == len(sweep)
     for c in sweep:
@@ -76,7 +79,7 @@ def test_ablated_settings_are_distinct_runs_with_the_right_weights():
 
 
 def test_unique_configs_put_every_teacher_before_its_students():
-    prof = E.load_profile("quick")
+    prof = load_profile("quick")
     cells = E.grid(prof, E.FAMILIES)
     cfgs = E.unique_configs(cells)
     ids = [c.run_id for c in cfgs]
@@ -88,16 +91,16 @@ def test_unique_configs_put_every_teacher_before_its_students():
 
 def test_quick_profile_stays_within_its_run_budget():
     # `make figures` must run on a 2-core CPU in about 25 minutes; sized from measurements.
-    prof = E.load_profile("quick")
+    prof = load_profile("quick")
     cfgs = E.unique_configs(E.grid(prof, E.FAMILIES))
     assert len(cfgs) <= 150
     assert len(prof.seeds) >= 3
-    smoke = E.unique_configs(E.grid(E.load_profile("smoke"), E.FAMILIES))
+    smoke = E.unique_configs(E.grid(load_profile("smoke"), E.FAMILIES))
     assert len(smoke) <= 40
 
 
 def test_paper_cifar_runs_follow_their_own_protocol():
-    prof = E.load_profile("paper", data="/d")
+    prof = load_profile("paper", data="/d")
     cifar = [c for c in E.main(prof) if c.dataset == "cifar100"]
     assert {(c.teacher, c.student) for c in cifar} >= {("resnet56", "resnet20"),
                                                        ("resnet32x4", "resnet8x4")}
@@ -110,18 +113,18 @@ def test_paper_cifar_runs_follow_their_own_protocol():
 
 
 def test_missing_dataset_root_stops_before_training(tmp_path):
-    prof = E.load_profile("paper", data=str(tmp_path))
+    prof = load_profile("paper", data=str(tmp_path))
     cells = E.alpha(prof)
     with pytest.raises(FileNotFoundError, match="ADEChallengeData2016"):
-        E.check_data(prof, cells)
+        check_data(prof, cells)
     (tmp_path / "ADEChallengeData2016").mkdir()
-    E.check_data(prof, cells)
-    E.check_data(prof, E.kstudy(prof))  # generated scenes need no folder
+    check_data(prof, cells)
+    check_data(prof, E.kstudy(prof))  # generated scenes need no folder
 
 
 def test_method_labels_round_trip():
     for name in ("none", "kd", "dct", "dct+kd", "ckd+kd", "review"):
-        assert E.method_name(E.method_label(name)) == name
-    assert E.method_label("at+kd") == "AT + KD"
+        assert name_of(method_label(name)) == name
+    assert method_label("at+kd") == "AT + KD"
     with pytest.raises(ValueError, match="unknown method"):
-        E.method_label("fitnet")
+        method_label("fitnet")

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from dctkd.losses import _REGISTRY
+from dctkd.losses import METHODS, build_term
 from dctkd.losses.at import ATLoss
 from dctkd.losses.base import Outputs
 from dctkd.losses.ckd import CKDLoss
@@ -393,9 +393,9 @@ def test_review_default_mid_channels():
 
 @pytest.mark.parametrize("name", sorted(TERMS))
 def test_registered_under_its_name(name):
-    assert _REGISTRY[name] is TERMS[name]
-    with pytest.raises(ValueError, match="unknown option"):
-        make(name, CIFAR, CIFAR, no_such_option=1)
+    assert METHODS[name].term is TERMS[name]
+    with pytest.raises(ValueError, match="no_such_option"):
+        build_term(name, **context(CIFAR, CIFAR, 4), options={"no_such_option": 1})
 
 
 @pytest.mark.parametrize("name", sorted(TERMS))

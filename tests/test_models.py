@@ -1,4 +1,7 @@
-"""Backbones: tap geometry (SPEC C.1/C.2), taps are the stage outputs, init, weights, files."""
+"""Backbones: tap geometry, taps are the stage outputs, init, weights, files.
+
+See `docs/protocol.md#architectures`.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +30,8 @@ IMAGENET = ["resnet18", "resnet34", "resnet50", "resnet152", "mobilenet_v2"]
 CIFAR = ["resnet8", "resnet14", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
          "resnet8x4", "resnet32x4"]  # fmt: skip
 
-# SPEC C.1, written out rather than computed, so the architecture is checked against the paper.
+# docs/method.md#taps, written out rather than computed, so the architecture is checked against the
+# paper.
 EXPECTED = {
     "resnet18": [(64, 56), (128, 28), (256, 14), (512, 7)],
     "resnet34": [(64, 56), (128, 28), (256, 14), (512, 7)],
@@ -89,7 +93,7 @@ def test_tap_shapes_follow_the_input_size() -> None:
 ])  # fmt: skip
 def test_taps_are_stage_outputs_and_embedding_feeds_the_head(name: str, stages: list) -> None:
     """Each tap is the previous tap pushed through the next stage of the untouched network
-    (SPEC A.1's slicing), and the logits are the head applied to the pooled last tap."""
+    (docs/method.md#taps's slicing), and the logits are the head applied to the pooled last tap."""
     torch.manual_seed(0)
     model = build_model(name, num_classes=5).eval()
     with torch.no_grad():
@@ -111,7 +115,7 @@ def test_taps_are_post_activation(name: str) -> None:
     with torch.no_grad():
         _, feats = model(torch.randn(2, 3, 64, 64))
     if name == "mobilenet_v2":
-        assert feats[0].min() < 0  # linear bottleneck (SPEC A.1)
+        assert feats[0].min() < 0  # linear bottleneck (docs/method.md#taps)
         assert 0 <= feats[-1].min() and feats[-1].max() <= 6  # after the final ReLU6
     else:
         assert all(f.min() >= 0 for f in feats)

@@ -1,65 +1,67 @@
-"""Every notebook runs under `smoke` through papermill and writes its artefacts; committed
-notebooks carry no outputs; the `paper` grid holds every published cell (SPEC F.1–F.4)."""
+"""Notebooks: every `.py` source and its `.ipynb` are a clean, linted pair; notebooks 01–08 run
+under `smoke`, write their artefacts, and show numbers that match the run files; the `paper`
+grid holds every published cell (docs/experiments.md#main-tables)."""
 
 from __future__ import annotations
 
-import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
+import numpy as np
+import pandas as pd
 import pytest
 
-from dctkd import experiments as E
-from dctkd import figures, tables
-from dctkd.methods import resolve
+from dctkd.engine import Run
+from dctkd.losses import label as method_label
+from dctkd.losses import resolve
+from dctkd.report import build as figures
+from dctkd.report import grid as E
+from dctkd.report import index, notebook, tables
+from dctkd.report.profile import load_profile
 
 NOTEBOOKS = figures.list_notebooks()
 NAMES = [p.stem for p in NOTEBOOKS]
+RESULT_NOTEBOOKS = [n for n in NAMES if n < "09"]  # 09-13: tests/test_attention_study.py
 
 
 def test_notebooks_exist():
     assert {"01_method", "03_main_results", "04_ablation_alpha", "08_per_class"} <= set(NAMES)
+    assert len(RESULT_NOTEBOOKS) == 8
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
-def test_committed_notebook_is_clean_and_parametrised(path):
+def test_source_and_notebook_are_a_clean_pair(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
+    source = jupytext.read(path.with_suffix(".py"))
+    assert [(c.cell_type, c.source) for c in nb.cells] == [
+        (c.cell_type, c.source) for c in source.cells
+    ], f"{path.name} differs from {path.stem}.py: run `jupytext --sync notebooks/*.py`"
+    assert nb.metadata["dctkd"] == source.metadata["dctkd"]
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, path.name
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1
-    assert 'profile = "quick"' in tagged[0].source
-    meta = nb.metadata.get("dctkd", {})
-    assert meta.get("outputs"), "notebook metadata must list the figures/tables it writes"
+    assert len(tagged) == 1 and 'profile = "quick"' in tagged[0].source
+    meta = nb.metadata["dctkd"]
+    assert meta.get("outputs") and meta.get("title")
     assert set(meta.get("families", [])) <= set(E.FAMILIES)
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location(
-        "generate", figures.notebook_dir() / "generate.py")
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
-    return gen
-
-
-# Notebooks 09-13 (notebooks/generate_attention.py) run under smoke in
-# tests/test_attention_study.py, which also checks their numbers against the run files.
-RESULT_NOTEBOOKS = [n for n in NAMES if n in _generator().NOTEBOOKS]
-
-
-def test_committed_notebooks_match_their_generator():
-    gen = _generator()
-    for name in gen.NOTEBOOKS:
-        built = gen.build(name)
-        committed = nbformat.read(figures.notebook_dir() / f"{name}.ipynb", as_version=4)
-        assert [c.source for c in committed.cells] == [c.source for c in built.cells], name
+def test_notebook_sources_pass_the_linter():
+    folder = figures.notebook_dir()
+    ruff = Path(sys.executable).with_name("ruff")
+    done = subprocess.run([str(ruff), "check", "--quiet", str(folder)], capture_output=True,
+                          text=True, cwd=folder.parent)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("name", RESULT_NOTEBOOKS)
 def test_notebook_runs_under_smoke_and_writes_its_artefacts(name, smoke_out):
-    index = figures.build("smoke", [name], results=smoke_out, workers=1, log=lambda _: None)
+    index_html = figures.build("smoke", [name], results=smoke_out, workers=1, log=lambda _: None)
     nb = next(p for p in NOTEBOOKS if p.stem == name)
     expected = figures.notebook_meta(nb)["outputs"]
     for kind, suffixes in (("figures", (".png", ".pdf")), ("tables", (".csv", ".md"))):
@@ -73,13 +75,112 @@ def test_notebook_runs_under_smoke_and_writes_its_artefacts(name, smoke_out):
     outputs = [o for c in nbformat.read(executed, as_version=4).cells
                for o in c.get("outputs", [])]
     assert outputs and not any(o.output_type == "error" for o in outputs)
-    html = index.read_text()
+    html = index_html.read_text()
     assert f"notebooks/{name}.html" in html
-    manifest = next(m for m in figures.read_manifests(smoke_out) if m["notebook"] == name)
+    manifest = next(m for m in notebook.read_manifests(smoke_out) if m["notebook"] == name)
     for entry in manifest["figures"] + manifest["tables"]:
         assert "Synthetic data" in entry["caption"]
-        assert all((smoke_out / f).stat().st_size > 0 for f in entry["files"])
-        assert entry["name"] in html
+    CHECKS[name](smoke_out, load_profile("smoke"))
+
+
+# --- the numbers each notebook shows, recomputed from the run files alone
+
+
+def _table(out: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(out / "tables" / f"{name}.csv", dtype=str, keep_default_na=False)
+
+
+def _top1(out: Path, cells, which: str = "best") -> dict[str, list[float]]:
+    """Per cell label, the Top-1 of each of its runs as `final.json` says."""
+    got: dict[str, list[float]] = {}
+    for cell in cells:
+        got.setdefault(cell.label, []).append(
+            Run(out / "runs" / cell.run_id).metrics()[which]["top1"])
+    return got
+
+
+def _check_method(out, prof):
+    facts = _table(out, "method_facts")
+    fft = facts[facts["variant"] != "DCT-II"]
+    assert (pd.to_numeric(fft["point symmetry error"]) < 1e-4).all()
+    assert (pd.to_numeric(facts["DC / max coefficient"]) < 1e-4).all()
+    dist = _table(out, "method_level_distance")
+    assert (pd.to_numeric(dist["distance mean"]) <= pd.to_numeric(dist["bound sqrt(HW)"])).all()
+
+
+def _check_teachers_baselines(out, prof):
+    table = _table(out, "teachers_baselines")
+    cells = E.grid(prof, ["teachers", "baselines"])
+    for cell in cells:
+        role = "teacher" if cell.label == "Teacher" else "student alone"
+        row = table[(table["model"] == cell.cfg.model) & (table["role"] == role)]
+        values = _top1(out, [c for c in cells if c.cfg.model == cell.cfg.model
+                             and c.label == cell.label])[cell.label]
+        assert row["Top-1 (val-selected)"].iloc[0] == tables.mean_std(values)
+
+
+def _check_main(out, prof):
+    table = _table(out, "main_scenes").set_index("method")
+    for label, values in _top1(out, E.main(prof)).items():
+        assert table.loc[label, "Top-1 (val-selected)"] == tables.mean_std(values), label
+
+
+def _check_alpha(out, prof):
+    table = _table(out, "alpha_ablation").set_index("alpha")
+    cells = [c for c in E.alpha(prof) if c.param == "alpha"]
+    for a in {c.value for c in cells}:
+        values = _top1(out, [c for c in cells if c.value == a])["DCT"]
+        assert table.loc[f"{a:g}", "Top-1"] == tables.mean_std(values)
+
+
+def _check_design(out, prof):
+    table = _table(out, "design_ablation")
+    cells = [c for c in E.design(prof) if c.param]
+    for group, setting in {(c.param, c.value) for c in cells}:
+        row = table[(table["ablation"] == group) & (table["setting"] == setting)]
+        values = [v for vs in _top1(out, [c for c in cells if (c.param, c.value)
+                                           == (group, setting)]).values() for v in vs]
+        assert row["Top-1"].iloc[0] == tables.mean_std(values), (group, setting)
+
+
+def _check_baseline_alpha(out, prof):
+    table = _table(out, "baseline_alpha").set_index("method")
+    cells = [c for c in E.baseline_alpha(prof) if c.param == "change"]
+    for cell in cells:
+        values = _top1(out, [c for c in cells if (c.label, c.value) == (cell.label, cell.value)])
+        col = f"{100 * float(cell.value):+.0f}%"
+        assert table.loc[cell.label, col] == tables.mean_std(values[cell.label])
+
+
+def _check_curves(out, prof):
+    table = _table(out, "val_curves_summary").set_index("method")
+    best: dict[str, list[float]] = {}
+    for cell in E.curves(prof):
+        hist = Run(out / "runs" / cell.run_id).history()
+        if hist["val_top1"].notna().any():
+            best.setdefault(cell.label, []).append(hist["val_top1"].max())
+    for label, values in best.items():
+        assert table.loc[label, "best val Top-1"] == tables.mean_std(values), label
+
+
+def _check_per_class(out, prof):
+    table = _table(out, "per_class")
+    rows = table[table["class"] != ""]
+    for cell in E.per_class(prof):
+        saved = pd.read_csv(out / "runs" / cell.run_id / "per_class_best.csv")
+        assert np.allclose(pd.to_numeric(rows[cell.label]), saved["accuracy"], equal_nan=True)
+
+
+CHECKS = {
+    "01_method": _check_method,
+    "02_teachers_baselines": _check_teachers_baselines,
+    "03_main_results": _check_main,
+    "04_ablation_alpha": _check_alpha,
+    "05_ablation_design": _check_design,
+    "06_baseline_alpha": _check_baseline_alpha,
+    "07_val_curves": _check_curves,
+    "08_per_class": _check_per_class,
+}
 
 
 def _write_notebook(path: Path, *sources: str) -> None:
@@ -102,7 +203,7 @@ def test_failing_notebook_stops_the_build_with_its_name_and_error(tmp_path, jobs
     with pytest.raises(figures.NotebookError, match=expected):
         figures.build("smoke", results=tmp_path / "out", notebook_folder=folder,
                       html_export=jobs == 2, log=lambda _: None, jobs=jobs)
-    assert figures.read_status(tmp_path / "out") == {"98_fine": "ok", "99_broken": "failed"}
+    assert index.read_status(tmp_path / "out") == {"98_fine": "ok", "99_broken": "failed"}
     assert "(failed)" in (tmp_path / "out" / "index.html").read_text()
 
 
@@ -132,12 +233,12 @@ def _parser():
     return parser
 
 
-# ------------------------------------------------------------------ SPEC F.1–F.4 coverage
+# --- docs/experiments.md#main-tables coverage
 
 
 def test_paper_grid_holds_every_published_table_cell():
-    prof = E.load_profile("paper", data="/datasets")
-    by_name = {d["published"]: k for k, d in prof.datasets.items() if d.get("published")}
+    prof = load_profile("paper", data="/datasets")
+    by_name = {prof.published(k): k for k in prof.datasets if prof.published(k)}
     cells = E.main(prof)
     index: dict = {}
     for c in cells:
@@ -145,27 +246,28 @@ def test_paper_grid_holds_every_published_table_cell():
     pub = tables.published_results()
     assert len(pub) == 3 * 3 * 15 - 2 * 3 * 2  # CKD rows exist for ADE20K only
     for row in pub.itertuples():
-        found = index.get((by_name[row.dataset], row.teacher, row.student, row.method))
+        label = method_label(row.method)
+        found = index.get((by_name[row.dataset], row.teacher, row.student, label))
         assert found, f"no run for {row.dataset} {row.teacher}->{row.student} {row.method}"
         for c in found:
             cfg = c.cfg
             assert cfg.data.name == by_name[row.dataset]
             assert (cfg.optim.epochs, cfg.optim.batch_size, cfg.optim.step_size) == (70, 128, 25)
-            if row.method == "Teacher":
+            if row.method == "teacher":
                 assert cfg.model == row.teacher and cfg.pretrained == "imagenet"
                 assert cfg.optim.lr == 0.01
             else:
                 assert cfg.model == row.student and cfg.pretrained is None
                 assert cfg.optim.lr == 0.1
-                assert cfg.method.name == E.method_name(row.method)
+                assert cfg.method.name == row.method
                 assert (cfg.teacher.model if cfg.teacher else None) == (
-                    None if row.method == "Baseline" else row.teacher)
-        if row.method != "Teacher":
+                    None if row.method == "none" else row.teacher)
+        if row.method != "teacher":
             assert len({c.seed for c in found}) >= 3
 
 
 def test_paper_grid_holds_every_published_alpha():
-    prof = E.load_profile("paper", data="/datasets")
+    prof = load_profile("paper", data="/datasets")
     cells = E.alpha(prof)
     assert all((c.dataset, c.teacher, c.student) == ("ade20k", "resnet50", "resnet18")
                for c in cells)

@@ -12,13 +12,15 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from dctkd import plots  # noqa: E402
+from dctkd.losses import METHODS  # noqa: E402
+from dctkd.report import figures as plots  # noqa: E402
+from dctkd.report import image_figures, style  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
 
 def _assert_saved(fig, name, tmp_path):
-    paths = plots.save_figure(fig, name, tmp_path, dpi=60)
+    paths = style.save_figure(fig, name, tmp_path, dpi=60)
     plt.close(fig)
     assert [p.name for p in paths] == [f"{name}.png", f"{name}.pdf"]
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -28,14 +30,17 @@ def _assert_saved(fig, name, tmp_path):
 
 
 def test_method_styles_are_fixed_per_method():
-    assert plots.method_color("dct") == plots.method_color("DCT+KD") == plots.METHOD_COLORS["dct"]
-    assert plots.method_style("dct")["linestyle"] == "-"
-    assert plots.method_style("dct+kd")["linestyle"] == "--"
-    assert plots.method_style("kd")["linestyle"] == "--"
-    assert plots.method_color("none") == plots.method_color("baseline")
-    assert plots.method_label("at+kd") == "AT+KD" and plots.method_label("none") == "Baseline"
-    assert plots.method_color("mystery") == plots.method_color("mystery")
-    assert len(set(plots.METHOD_COLORS.values())) == len(plots.METHOD_COLORS)
+    assert style.method_color("dct") == style.method_color("DCT + KD") == METHODS["dct"].colour
+    assert style.method_style("dct")["linestyle"] == "-"
+    assert style.method_style("dct+kd")["linestyle"] == "--"
+    assert style.method_style("kd")["linestyle"] == "--"
+    assert style.method_color("none") == style.method_color("baseline")
+    assert style.method_label("at+kd") == "AT + KD" and style.method_label("none") == "Baseline"
+    assert style.method_label("ckd") == "SemCKD"
+    assert style.method_label("SemCKD + KD") == "SemCKD + KD"
+    assert style.method_color("mystery") == style.method_color("mystery")
+    colours = [m.colour for m in METHODS.values()]
+    assert len(set(colours)) == len(colours)
 
 
 def test_am_grid(tmp_path):
@@ -44,13 +49,13 @@ def test_am_grid(tmp_path):
         m: [torch.rand(32, 32), torch.rand(16, 16), torch.rand(8, 8)]
         for m in ("baseline", "teacher", "at", "dct")
     }
-    _assert_saved(plots.am_grid(image, rows, title="sample 3"), "am_grid", tmp_path)
+    _assert_saved(image_figures.am_grid(image, rows, title="sample 3"), "am_grid", tmp_path)
 
 
 def test_gradcam_grid(tmp_path):
     images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
     cams = {"teacher": torch.rand(2, 8, 8), "dct": torch.zeros(2, 8, 8)}
-    _assert_saved(plots.gradcam_grid(images, cams), "gradcam_grid", tmp_path)
+    _assert_saved(image_figures.gradcam_grid(images, cams), "gradcam_grid", tmp_path)
 
 
 def test_overlap_plot(tmp_path):
@@ -63,15 +68,15 @@ def test_overlap_plot(tmp_path):
             "iou": RNG.random(24),
         }
     )
-    _assert_saved(plots.overlap_plot(frame), "overlap", tmp_path)
+    _assert_saved(image_figures.overlap_plot(frame), "overlap", tmp_path)
     with pytest.raises(ValueError, match="method"):
-        plots.overlap_plot(frame.drop(columns="method"))
+        image_figures.overlap_plot(frame.drop(columns="method"))
 
 
 def test_tsne_plot(tmp_path):
     labels = np.repeat(np.arange(3), 5)
     points = {"teacher": RNG.normal(size=(15, 2)), "dct": RNG.normal(size=(15, 2))}
-    fig = plots.tsne_plot(points, labels, {"teacher": 0.41, "dct": 0.2}, ["a", "b", "c"])
+    fig = image_figures.tsne_plot(points, labels, {"teacher": 0.41, "dct": 0.2}, ["a", "b", "c"])
     assert "silhouette 0.41" in fig.axes[0].get_title()
     _assert_saved(fig, "tsne", tmp_path)
 
@@ -136,7 +141,7 @@ def test_k_study_plot(tmp_path):
 
 def test_save_table_writes_csv_and_markdown(tmp_path):
     df = pd.DataFrame({"method": ["AT", "DCT"], "top1": [45.123, 47.35]})
-    csv, md = plots.save_table(df, "table", tmp_path, caption="Synthetic scenes, not ADE20K.")
+    csv, md = style.save_table(df, "table", tmp_path, caption="Synthetic scenes, not ADE20K.")
     assert pd.read_csv(csv).equals(df)
     text = md.read_text()
     assert text.startswith("Synthetic scenes, not ADE20K.\n\n|") and "47.35" in text
@@ -147,5 +152,5 @@ def test_save_table_writes_csv_and_markdown(tmp_path):
 def test_save_rejects_names_that_are_not_plain_stems(tmp_path, name):
     fig = plt.figure()
     with pytest.raises(ValueError, match="plain file stem"):
-        plots.save_figure(fig, name, tmp_path)
+        style.save_figure(fig, name, tmp_path)
     plt.close(fig)

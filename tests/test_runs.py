@@ -14,9 +14,9 @@ import pytest
 import torch
 from engine_helpers import tiny, tiny_student
 
-from dctkd import runs
-from dctkd import train as train_module
-from dctkd.train import ConfigError
+from dctkd.engine import ensure_all, runs
+from dctkd.engine import train as train_module
+from dctkd.engine.runtime import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -103,8 +103,8 @@ def test_a_crash_mid_run_resumes_from_the_last_epoch(tmp_path, monkeypatch):
 
 CHILD = textwrap.dedent("""
     import sys
-    import dctkd.train as T
-    from dctkd import runs
+    import dctkd.engine.train as T
+    from dctkd.engine import runs
     from dctkd.config import load_yaml
     real = T.train
     def counted(*args, **kwargs):
@@ -135,7 +135,7 @@ def test_two_processes_asking_at_once_train_once(tmp_path):
 def test_ensure_all_trains_teachers_first_in_worker_processes(tmp_path):
     teacher = tiny(**{"optim.epochs": 2})
     cfgs = [tiny_student(m, teacher, **{"optim.epochs": 2}) for m in ("kd", "at")]
-    got = runs.ensure_all(cfgs, tmp_path, workers=2)
+    got = ensure_all(cfgs, tmp_path, workers=2)
     assert [r.config for r in got] == cfgs and all(r.done for r in got)
     teacher_end = json.loads((tmp_path / teacher.run_id / "provenance.json").read_text())
     for r in got:

@@ -196,13 +196,13 @@ def test_pad_crop_flip_returns_a_shifted_or_flipped_copy():
 @pytest.mark.parametrize(
     "options, match",
     [
-        ({"K": 2}, "unknown scenes option"),
+        ({"K": 2}, "unknown option 'K'; expected some of"),
         ({"k": 4, "distractors": 6}, "must fit"),
         ({"k": 1, "num_classes": 12}, "more kinds"),
         ({"k": 4, "num_classes": 2, "shapes": 1, "colours": 4}, "distinct sets"),
         ({"train_size": 0}, "train_size must be an integer >= 1"),
         ({"distractors": -1}, "distractors must be an integer >= 0"),
-        ({"shapes": 2.0}, "shapes must be an integer"),
+        ({"shapes": 2.5}, "shapes: input should be a valid integer"),
     ],
 )
 def test_bad_scene_options_are_refused(options, match):

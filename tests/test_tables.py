@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dctkd import experiments as E
-from dctkd import tables
+from dctkd.report import grid as E
+from dctkd.report import tables
+from dctkd.report.profile import load_profile
 
 
 def _frame(cells) -> pd.DataFrame:
@@ -26,7 +27,7 @@ def _frame(cells) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def paper():
-    return E.load_profile("paper", data="/datasets")
+    return load_profile("paper", data="/datasets")
 
 
 def test_mean_std_formats_seeds():
@@ -43,7 +44,7 @@ def test_main_table_puts_published_top1_beside_each_pair(paper):
     col = "resnet50 → resnet18: published Top-1"
     assert table.loc["AT", col] == "45.43"
     assert table.loc["DCT + KD", col] == "54.25"
-    assert table.loc["Review", col] == ""  # not in the README tables
+    assert table.loc["ReviewKD", col] == ""  # not in the README tables
     assert table.loc["DCT", "resnet50 → resnet18: Top-1 (val-selected)"] == "41.00 ± 1.00"
     assert table.loc["Teacher", "seeds"] == 1 and table.loc["DCT", "seeds"] == 3
     assert list(table.index[:3]) == ["Teacher", "Baseline", "AT"]
@@ -61,7 +62,7 @@ def test_alpha_table_carries_the_published_curve(paper):
 
 def test_models_table_shows_every_published_teacher_value(paper):
     df = _frame(E.teachers(paper) + E.baselines(paper))
-    names = {k: d.get("published") for k, d in paper.datasets.items()}
+    names = {k: paper.published(k) for k in paper.datasets}
     table = tables.models_table(df, names)
     sun_r50 = table[(table.dataset == "sun397") & (table.model == "resnet50")]
     assert sun_r50["published Top-1"].iloc[0] == "61.69 / 51.59"
@@ -82,5 +83,5 @@ def test_design_and_sensitivity_tables(paper):
     at = part[(part.label == "AT") & (part.value == 0.5)]
     assert at["alpha"].iloc[0] == pytest.approx(1500.0)
     table = tables.sensitivity_table(part)
-    assert set(table["method"]) == {"AT", "PKT", "VID", "CRD", "Review"}
+    assert set(table["method"]) == {"AT", "PKT", "VID", "CRD", "ReviewKD"}
     assert "+0%" in table.columns and "+100%" in table.columns

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
-from dctkd.analysis._data import Data, eval_mode, iter_batches, model_device
+from .batches import Data, eval_mode, iter_batches, model_device
+from .samples import Samples, Trained
 
 
 @torch.no_grad()
@@ -68,3 +72,36 @@ def silhouette(embeddings: np.ndarray, labels: np.ndarray) -> float:
             f"for {len(x)} embeddings and {len(y)} labels."
         )
     return float(silhouette_score(x, y))
+
+
+def silhouette_frame(members: Sequence[Trained], samples: Samples) -> pd.DataFrame:
+    """Silhouette of every model's penultimate embeddings, grouped by the true class."""
+    rows = []
+    for t in members:
+        emb, labels = extract_embeddings(t.model, samples.data)
+        rows.append(
+            {"method": t.label, "seed": t.seed, "silhouette": silhouette(emb, labels)}
+        )
+    return pd.DataFrame(rows)
+
+
+def tsne_points(
+    models: Mapping[str, nn.Module], samples: Samples, seed: int = 0, max_iter: int = 1000
+) -> tuple[dict[str, np.ndarray], dict[str, float], np.ndarray]:
+    """`({label: (N, 2)}, {label: silhouette}, targets (N,))` for the t-SNE figure.
+
+    t-SNE runs on one OpenMP thread: on a few hundred points threads gain nothing, and on a
+    busy CPU scikit-learn's spinning threads made it ten times slower.
+    """
+    from threadpoolctl import threadpool_limits
+
+    points, scores, labels = {}, {}, None
+    for label in models:
+        emb, labels = extract_embeddings(models[label], samples.data)
+        with threadpool_limits(limits=1, user_api="openmp"):
+            points[label] = tsne(emb, seed=seed, max_iter=max_iter)
+        scores[label] = silhouette(emb, labels)
+    return points, scores, labels
+
+
+__all__ = ["extract_embeddings", "silhouette", "silhouette_frame", "tsne", "tsne_points"]

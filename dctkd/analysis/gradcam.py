@@ -9,15 +9,13 @@ The package is imported on first use: it costs seconds to import.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
-from dctkd.analysis._data import Data, eval_mode, iter_batches, model_device
-from dctkd.analysis.overlap import _check_masks, compare_maps, overlap_frame, overlap_row
+from .batches import eval_mode, model_device
 
 
 class LogitsOnly(nn.Module):
@@ -133,45 +131,17 @@ def gradcam(
     return torch.cat(cams).float()
 
 
-def gradcam_overlap(
-    student: nn.Module,
-    teacher: nn.Module,
-    data: Data,
+def gradcam_maps(
+    models: Mapping[str, nn.Module],
+    images: torch.Tensor,
+    targets: torch.Tensor,
     level: int = -1,
-    explain: str = "label",
-    keep: str = "teacher_correct",
-    q: float = 0.2,
-    ssim_size: int = 56,
-    masks: torch.Tensor | None = None,
-    batch_size: int = 32,
-) -> pd.DataFrame:
-    """Overlap between student and teacher Grad-CAMs, one row per sample, on raw CAMs.
+) -> dict[str, torch.Tensor]:
+    """Raw Grad-CAM `{label: (B, h, w)}` of the `targets` classes for each model."""
+    return {
+        label: gradcam(models[label], images, targets, level)
+        for label in models
+    }
 
-    Same columns as `attention_overlap`. Both networks explain the true class
-    (`explain="label"`) or each its own prediction (`"pred"`).
-    """
-    if explain not in ("label", "pred"):
-        raise ValueError(f"explain must be 'label' or 'pred', got {explain!r}.")
-    masks = _check_masks(masks, data)
-    rows: list[dict[str, torch.Tensor]] = []
-    seen = 0
-    for images, targets in iter_batches(data, batch_size):
-        n = len(images)
-        targets = targets.cpu().long()
-        preds, cams = [], []
-        for model in (teacher, student):
-            with torch.no_grad(), eval_mode(model):
-                pred = model(images.to(model_device(model)))[0].argmax(1).cpu()
-            which = targets if explain == "label" else pred
-            preds.append(pred)
-            cams.append(gradcam(model, images, which, level, batch_size=batch_size))
-        t_pred, s_pred = preds
-        cols = compare_maps(
-            cams[1], cams[0], q, ssim_size, None if masks is None else masks[seen : seen + n]
-        )
-        level_index = level % _n_taps(student, images)
-        rows.append(overlap_row(seen, level_index, targets, t_pred, s_pred, cols))
-        seen += n
-    if not rows:
-        raise ValueError("data yielded no samples for the Grad-CAM overlap analysis.")
-    return overlap_frame(rows, keep)
+
+__all__ = ["LogitsOnly", "gradcam", "gradcam_maps"]

@@ -1,20 +1,22 @@
 """Activation maps of a trained model, brought to image size and drawn over the image.
 
-Maps stay raw (the SPEC A.2 channel mean of squared features) so that any comparison is made
-on the network's own values; only `overlay` rescales, because a colour map needs [0, 1].
+Maps stay raw (the docs/method.md#activation-map channel mean of squared features) so that any
+comparison is made on the network's own values; only `overlay` rescales, because a colour map needs
+[0, 1].
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dctkd.analysis._data import eval_mode, model_device
 from dctkd.attention import activation_map
+
+from .batches import eval_mode, model_device
 
 
 def _levels(levels: Sequence[int] | None, n: int) -> list[int]:
@@ -92,7 +94,8 @@ def overlay(
     alpha: float = 0.5,
     cmap: str = "jet",
 ) -> np.ndarray:
-    """The house overlay (SPEC F.6): map resized to the image, min-max scaled, coloured, blended.
+    """The house overlay (docs/experiments.md#activation-map-figures): map resized to the image,
+    min-max scaled, coloured, blended.
 
     `image_uint8` is `(3, H, W)` or `(H, W, 3)`; `map` is `(h, w)`. Returns `(H, W, 3)` uint8
     equal to `alpha * colour(map) + (1 - alpha) * image`.
@@ -107,3 +110,17 @@ def overlay(
     colour = matplotlib.colormaps[cmap](heat)[..., :3] * 255.0
     blended = alpha * colour + (1.0 - alpha) * image.astype(np.float64)
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def am_rows(
+    models: Mapping[str, nn.Module], images: torch.Tensor, levels: Sequence[int] | None = None
+) -> dict[str, list[torch.Tensor]]:
+    """Raw activation maps `{label: [(B, h_l, w_l) per level]}` of each model, in order."""
+    return {
+        label: activation_maps(models[label], images, levels) for label in models
+    }
+
+
+def row_of(rows: Mapping[str, Sequence[torch.Tensor]], i: int) -> dict[str, list[torch.Tensor]]:
+    """Sample `i` of every model's maps: `{label: [(h_l, w_l) per level]}` for `am_grid`."""
+    return {label: [m[i] for m in maps] for label, maps in rows.items()}

@@ -1,4 +1,4 @@
-"""How much a student's attention agrees with its teacher's, per sample and level (SPEC F.8).
+"""How much a student's attention agrees with its teacher's, per sample and level.
 
 Every measure takes raw maps `(B, H, W)` and is invariant to a positive rescaling of either
 map, so it compares where a network looks, not how strongly its features fire. All of them
@@ -8,22 +8,33 @@ SSIM is computed on maps bilinearly upsampled to `ssim_size` (56 px by default) 
 scaled to [0, 1], with Wang et al.'s 11 x 11 Gaussian window (sigma 1.5) applied only where
 it fits inside the map. The original code ran that window on the raw 7 x 7 maps with zero
 padding, so most of each window was padding and the score mostly measured the border
-(SPEC H.2 item 9); at 56 px the window sees the map's own structure everywhere.
+(docs/deviations.md#ssim); at 56 px the window sees the map's own structure everywhere.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dctkd.analysis._data import Data, dataset_masks, iter_batches
-from dctkd.analysis.maps import forward_maps, minmax, upsample
+from .gradcam import gradcam
+from .maps import forward_maps, minmax, upsample
+from .samples import TEACHER, Samples, Trained, students, teacher
 
-MEASURES = ("ssim", "pearson", "iou", "mass_student", "mass_teacher", "mask_area")
+MEASURES = ("ssim", "pearson", "iou", "mass_on_objects")
+"""Per-sample measures of a student against its teacher (mass: only with object masks)."""
+MEASURE_NAMES = {
+    "ssim": "SSIM",
+    "pearson": "Pearson",
+    "iou": "top-q IoU",
+    "mass_on_objects": "mass on objects",
+    "top1": "Top-1 (%)",
+}
+CHANCE = "Chance (object area)"
 
 
 def _check(a: torch.Tensor, b: torch.Tensor) -> None:
@@ -153,115 +164,163 @@ def compare_maps(
     return {k: v.cpu() for k, v in out.items()}
 
 
+@dataclass(frozen=True, eq=False)
+class _Views:
+    """One model's view of the samples: predictions `(N,)` and maps `{tap index: (N, h, w)}`."""
+
+    preds: torch.Tensor
+    maps: dict[int, torch.Tensor]
+
+
+def _views(
+    model: nn.Module,
+    samples: Samples,
+    kind: str,
+    levels: Sequence[int] | None,
+    batch_size: int,
+) -> _Views:
+    preds, maps = [], {}
+    for start in range(0, len(samples), batch_size):
+        images = samples.images[start : start + batch_size]
+        logits, batch = forward_maps(model, images, None if kind == "gradcam" else levels)
+        preds.append(logits.argmax(1).cpu())
+        if kind == "gradcam":
+            n_taps = len(batch)
+            level = (-1 if not levels else levels[0]) % n_taps
+            targets = samples.targets[start : start + batch_size]
+            batch = {level: gradcam(model, images, targets, level, batch_size=64)}
+        for level, m in batch.items():
+            maps.setdefault(level, []).append(m.cpu())
+    return _Views(torch.cat(preds), {k: torch.cat(v) for k, v in maps.items()})
+
+
 def overlap_frame(
-    rows: list[dict[str, torch.Tensor]], keep: str = "teacher_correct"
-) -> pd.DataFrame:
-    """Concatenate per-batch columns into one frame and keep the requested samples."""
-    if keep not in ("teacher_correct", "all"):
-        raise ValueError(f"keep must be 'teacher_correct' or 'all', got {keep!r}.")
-    frame = pd.concat([pd.DataFrame({k: v.numpy() for k, v in r.items()}) for r in rows])
-    frame = frame.reset_index(drop=True)
-    if keep == "teacher_correct":
-        frame = frame[frame["teacher_correct"]].reset_index(drop=True)
-    return frame
-
-
-def _check_masks(masks: torch.Tensor | None, data: Data) -> torch.Tensor | None:
-    masks = dataset_masks(data) if masks is None else torch.as_tensor(masks).bool()
-    if masks is not None and masks.dim() != 3:
-        raise ValueError(f"masks must be (N, H, W), got shape {tuple(masks.shape)}.")
-    return masks
-
-
-def overlap_row(
-    first: int,
-    level: int,
-    targets: torch.Tensor,
-    teacher_pred: torch.Tensor,
-    student_pred: torch.Tensor,
-    measures: dict,
-) -> dict:
-    """One batch's columns of an overlap frame: samples `first..first+B-1` at `level`."""
-    n = targets.shape[0]
-    return {
-        "sample": torch.arange(first, first + n),
-        "level": torch.full((n,), level),
-        "target": targets,
-        "teacher_pred": teacher_pred,
-        "student_pred": student_pred,
-        "teacher_correct": teacher_pred == targets,
-        "student_correct": student_pred == targets,
-        **measures,
-    }
-
-
-def attention_overlap(
-    student: nn.Module,
-    teacher: nn.Module,
-    data: Data,
+    members: Sequence[Trained],
+    samples: Samples,
+    kind: str = "maps",
     levels: Sequence[int] | None = None,
     keep: str = "teacher_correct",
     q: float = 0.2,
-    ssim_size: int = 56,
-    masks: torch.Tensor | None = None,
-    batch_size: int = 64,
+    batch_size: int = 256,
 ) -> pd.DataFrame:
-    """Activation-map overlap between student and teacher, one row per sample x level.
+    """Per-sample overlap of every student with the teacher, with `method` and `seed`.
 
-    Columns: `sample` (position in the data's order), `level` (tap index), `target`,
-    `teacher_pred`, `student_pred`, `teacher_correct`, `student_correct`, `ssim`, `pearson`,
-    `iou` and, when object masks `(N, H, W)` are given or the data is a scenes dataset read in
-    order, `mass_student`, `mass_teacher` and `mask_area` (the chance level of a mass share).
-    `keep="teacher_correct"` keeps only samples the teacher classifies correctly (SPEC F.8);
-    `"all"` keeps every sample.
+    `kind="maps"` compares activation maps at `levels` (default all), `"gradcam"` the raw
+    Grad-CAMs of the true class at the last level (or `levels[0]`). Columns: `sample, level,
+    target, teacher_pred, student_pred, teacher_correct, student_correct`, the `MEASURES`
+    and, with object masks, `mass_teacher` and `mask_area` (the chance level of a mass
+    share). The teacher's maps are computed once for all students. With
+    `keep="teacher_correct"` only samples the teacher gets right count, as in the original's
+    SSIM; if it gets none right, all samples are kept so the table still exists. Column
+    `kept` says which.
     """
-    masks = _check_masks(masks, data)
-    rows: list[dict[str, torch.Tensor]] = []
-    seen = 0
-    for images, targets in iter_batches(data, batch_size):
-        t_logits, t_maps = forward_maps(teacher, images, levels)
-        s_logits, s_maps = forward_maps(student, images, levels)
-        if len(t_maps) != len(s_maps) or (levels is None and set(t_maps) != set(s_maps)):
+    if kind not in ("maps", "gradcam"):
+        raise ValueError(f"kind must be 'maps' or 'gradcam', got {kind!r}.")
+    if keep not in ("teacher_correct", "all"):
+        raise ValueError(f"keep must be 'teacher_correct' or 'all', got {keep!r}.")
+    if not students(members):
+        raise ValueError("the overlap analysis needs at least one student besides the teacher.")
+    t = _views(teacher(members).model, samples, kind, levels, batch_size)
+    targets = samples.targets.cpu().long()
+    n = len(samples)
+    frames = []
+    for s in students(members):
+        v = _views(s.model, samples, kind, levels, batch_size)
+        if set(v.maps) != set(t.maps):
             raise ValueError(
-                f"student has {len(s_maps)} taps and teacher {len(t_maps)}: pass levels "
-                "that both models have."
+                f"the {s.label} student has taps {sorted(v.maps)} and the teacher "
+                f"{sorted(t.maps)}: pass levels that both models have."
             )
-        n = len(images)
-        batch_masks = None if masks is None else masks[seen : seen + n]
-        t_pred, s_pred = t_logits.argmax(1).cpu(), s_logits.argmax(1).cpu()
-        targets = targets.cpu().long()
-        for level, sm, tm in zip(s_maps, s_maps.values(), t_maps.values(), strict=True):
-            cols = compare_maps(sm, tm, q, ssim_size, batch_masks)
-            rows.append(overlap_row(seen, int(level), targets, t_pred, s_pred, cols))
-        seen += n
-    if not rows:
-        raise ValueError("data yielded no samples for the overlap analysis.")
-    return overlap_frame(rows, keep).sort_values(["level", "sample"], ignore_index=True)
+        rows = []
+        for level in sorted(t.maps):
+            cols: dict[str, list[torch.Tensor]] = {}
+            for start in range(0, n, batch_size):
+                part = slice(start, start + batch_size)
+                masks = None if samples.masks is None else samples.masks[part]
+                got = compare_maps(v.maps[level][part], t.maps[level][part], q, 56, masks)
+                for key, value in got.items():
+                    cols.setdefault(key, []).append(value)
+            rows.append(
+                {
+                    "sample": torch.arange(n),
+                    "level": torch.full((n,), level),
+                    "target": targets,
+                    "teacher_pred": t.preds,
+                    "student_pred": v.preds,
+                    "teacher_correct": t.preds == targets,
+                    "student_correct": v.preds == targets,
+                    **{key: torch.cat(value) for key, value in cols.items()},
+                }
+            )
+        frame = pd.concat([pd.DataFrame({k: v.numpy() for k, v in r.items()}) for r in rows])
+        frames.append(frame.assign(method=s.label, seed=s.seed, k=s.k))
+    frame = pd.concat(frames, ignore_index=True)
+    frame["kept"] = "all samples"
+    if keep == "teacher_correct":
+        if frame["teacher_correct"].any():
+            frame = frame[frame["teacher_correct"]].assign(kept="teacher-correct samples")
+        else:
+            frame = frame.assign(kept="all samples (the teacher is right on none)")
+    return frame.rename(columns={"mass_student": "mass_on_objects"}).reset_index(drop=True)
 
 
-def summarise_overlap(
-    frame: pd.DataFrame, by: Sequence[str] = ("level",), as_text: bool = False, digits: int = 3
+def seed_means(
+    frame: pd.DataFrame, by: Sequence[str] = ("method", "seed", "level")
 ) -> pd.DataFrame:
-    """Mean and std of every measure per group (`<m>_mean`, `<m>_std`, `n`).
+    """Mean of each measure over samples per method, seed and level (`n`: samples averaged).
 
-    With `as_text`, each measure becomes one `"mean ± std"` column, ready for a table.
+    When object masks were used, the teacher's own mass on the objects becomes a `Teacher`
+    row and the objects' area share (the mass of a uniform map) a `Chance` row, per level.
     """
     by = list(by)
-    missing = [c for c in by if c not in frame.columns]
-    if missing:
-        raise ValueError(f"cannot group overlap results by missing columns {missing}.")
     measures = [m for m in MEASURES if m in frame.columns]
-    grouped = frame.groupby(by, sort=True)[measures]
-    mean, std = grouped.mean(), grouped.std(ddof=1)
-    out = pd.DataFrame(index=mean.index)
-    for m in measures:
-        if as_text:
-            out[m] = [
-                f"{a:.{digits}f} ± {b:.{digits}f}"
-                for a, b in zip(mean[m], std[m].fillna(0), strict=True)
-            ]
-        else:
-            out[f"{m}_mean"] = mean[m]
-            out[f"{m}_std"] = std[m]
-    out["n"] = grouped.size()
-    return out.reset_index()
+    if frame.empty or not measures:
+        raise ValueError("seed_means needs a non-empty overlap frame with measure columns.")
+    out = frame.groupby(by, sort=False)[measures].mean()
+    out["n"] = frame.groupby(by, sort=False).size()
+    out = out.reset_index()
+    if "mass_teacher" in frame.columns:
+        first = frame[(frame["method"] == frame["method"].iloc[0])]
+        first = first[first["seed"] == first["seed"].iloc[0]]
+        per_level = first.groupby("level", sort=True)
+        extra = [
+            pd.DataFrame(
+                {
+                    "method": label,
+                    "seed": 0,
+                    "level": per_level["mass_teacher"].mean().index,
+                    "mass_on_objects": per_level[column].mean().to_numpy(),
+                    "n": per_level.size().to_numpy(),
+                }
+            )
+            for label, column in ((TEACHER, "mass_teacher"), (CHANCE, "mask_area"))
+        ]
+        out = pd.concat([out, *extra], ignore_index=True)
+    return out
+
+
+def compare(per_seed: pd.DataFrame, measure: str, a: str, b: str) -> pd.DataFrame:
+    """Per level, mean over seeds of `measure` for methods `a` and `b` and their difference."""
+    means = per_seed.groupby(["level", "method"])[measure].mean().unstack("method")
+    for m in (a, b):
+        if m not in means.columns:
+            raise ValueError(f"no {measure} values for method {m!r} in the overlap frame.")
+    out = pd.DataFrame({a: means[a], b: means[b], f"{a} − {b}": means[a] - means[b]})
+    out.index = out.index + 1
+    return out
+
+
+__all__ = [
+    "CHANCE",
+    "MEASURES",
+    "MEASURE_NAMES",
+    "compare",
+    "compare_maps",
+    "mass_on_objects",
+    "overlap_frame",
+    "pearson",
+    "seed_means",
+    "ssim",
+    "top_region",
+    "topq_iou",
+]

@@ -1,4 +1,4 @@
-"""The method's facts measured on real activation maps (SPEC A.3–A.4, H.1), not asserted.
+"""The method's facts measured on real activation maps (docs/method.md#spectra), not asserted.
 
 For maps `A (B, H, W)` of a trained network, `facts` measures for each spectrum the loss can
 use (`v1`, `v2`, `dct2`): point symmetry of the transform, the DC coefficient left after the
@@ -81,32 +81,3 @@ def _minmax(a: Tensor) -> Tensor:
 def spectra(am: Tensor) -> dict[str, Tensor]:
     """`{variant: normalised spectrum (B, H, W)}` of maps `(B, H, W)`, as the loss sees them."""
     return {VARIANT_NAMES[v]: spectrum(am.to(torch.float32), v) for v in VARIANTS}
-
-
-def spectra_figure(image, maps: Sequence[Tensor], title: str | None = None):
-    """A row per level: the map over the image, then its V1, V2 and DCT-II spectra.
-
-    `image` uint8 `(3, H, W)`; `maps[l]` is this image's map `(H_l, W_l)`. Spectra are drawn
-    with the zero frequency at the top-left corner, as the loss indexes them.
-    """
-    import matplotlib.pyplot as plt
-
-    from dctkd.analysis.maps import overlay
-
-    cols = ["map", *VARIANT_NAMES.values()]
-    fig, axes = plt.subplots(len(maps), len(cols), figsize=(1.9 * len(cols), 1.8 * len(maps)),
-                             squeeze=False)
-    for r, m in enumerate(maps):
-        axes[r, 0].imshow(overlay(image, m, alpha=0.5))
-        for c, s in enumerate(spectra(m[None]).values(), start=1):
-            im = axes[r, c].imshow(s[0].numpy(), cmap="viridis", vmin=0, vmax=1)
-        axes[r, 0].set_ylabel(f"level {r + 1}\n{m.shape[-2]}×{m.shape[-1]}", fontsize="small")
-        for ax in axes[r]:
-            ax.set_xticks([])
-            ax.set_yticks([])
-    for c, name in enumerate(cols):
-        axes[0, c].set_title(name, fontsize="small")
-    fig.colorbar(im, ax=axes, shrink=0.6, label="normalised coefficient")
-    if title:
-        fig.suptitle(title, fontsize="medium")
-    return fig

@@ -9,12 +9,10 @@ check on the files (root, split files, labels, listed images) runs here, before 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
-from .cifar import build_cifar100, check_cifar_options
-from .memory import ImageListDataset, TensorImageDataset
-from .scene_datasets import OPTIONS, build_list_dataset, check_options, resolve_root
+from . import cifar, scene_datasets  # noqa: F401  (their datasets register themselves)
+from .catalogue import DATASETS, Dataset, DatasetInfo, canonical_options, dataset, register
+from .memory import ImageListDataset, TensorImageDataset, display_image
+from .scene_datasets import data_home, resolve_root
 from .scenes import SceneConfig, SceneDataset, single_object_accuracy, single_object_ambiguous
 from .splits import stratified_holdout, stratified_subset
 from .transforms import (
@@ -26,63 +24,23 @@ from .transforms import (
     scene_normalization,
 )
 
-DATASET_NAMES = ("scenes", "ade20k", "sun397", "mit67", "cifar100", "folder")
 SPLITS = ("train", "val", "test")
-OFFICIAL_CLASSES = {"ade20k": 1055, "sun397": 397, "mit67": 67, "cifar100": 100}
 
 
-@dataclass(frozen=True)
-class DatasetInfo:
-    """What a model and a transform need to know, without reading any image."""
-
-    num_classes: int
-    image_size: int
-    family: str  # "synthetic" (scenes), "scene" (file-based scene datasets) or "cifar"
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-
-
-def _check_name(name: str) -> None:
-    if name not in DATASET_NAMES:
-        raise ValueError(f"unknown dataset {name!r}; expected one of {list(DATASET_NAMES)}")
+def dataset_names() -> list[str]:
+    """Every registered dataset name."""
+    return list(DATASETS)
 
 
 def dataset_info(name: str, options: dict | None = None, root: str | None = None) -> DatasetInfo:
     """Class count, input size, family and normalisation of `name` with `options`.
 
-    Scenes read it from the options; the paper datasets give their official class counts
-    (ADE20K: the size of `options["class_names"]` when given); `folder` needs `root` to count
-    the class folders of `root/train`.
+    Read from the options (scenes), the official class counts of the paper's datasets (ADE20K:
+    the size of `options["class_names"]` when given), or the class folders of `root/train`
+    (`folder`); no image is read.
     """
-    _check_name(name)
-    options = dict(options or {})
-    if name == "scenes":
-        cfg = SceneConfig.from_options(options)
-        return DatasetInfo(cfg.num_classes, cfg.image_size, "synthetic", *SCENES_MEAN_STD)
-    if name == "cifar100":
-        check_cifar_options(options)
-        return DatasetInfo(100, 32, "cifar", *CIFAR100_MEAN_STD)
-    check_options(name, options)
-    mean_std = scene_normalization(options.get("normalization", "original"))
-    size = options.get("image_size", 224)
-    if name == "folder":
-        if root is None:
-            raise ValueError("dataset_info('folder') needs root to count the class folders")
-        num = sum(p.is_dir() for p in (resolve_root("folder", root) / "train").iterdir())
-    elif name == "ade20k" and options.get("class_names"):
-        text = Path(options["class_names"]).read_text(encoding="utf-8")
-        num = sum(1 for line in text.splitlines() if line.strip())
-    else:
-        num = OFFICIAL_CLASSES[name]
-    return DatasetInfo(num, size, "scene", *mean_std)
-
-
-def _official(name: str, split: str, root, options: dict, augment: bool):
-    if name == "scenes":
-        return SceneDataset(SceneConfig.from_options(options), split, augment)
-    if name == "cifar100":
-        return build_cifar100(split, root, options, augment)
-    return build_list_dataset(name, split, root, options, augment)
+    entry = dataset(name)
+    return entry.info(entry.parse_options(options), root)
 
 
 def build_dataset(
@@ -105,13 +63,12 @@ def build_dataset(
     "full" | "none"), plus sun397 `partition` (1..10) / `partitions` (folder) and ade20k
     `class_names` (file); cifar100: `download`.
     """
-    _check_name(name)
+    entry = dataset(name)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {list(SPLITS)}")
     do_augment = split == "train" if augment is None else bool(augment)
-    ds = _official(
-        name, "test" if split == "test" else "train", root, dict(options or {}), do_augment
-    )
+    official = "test" if split == "test" else "train"
+    ds = entry.build(official, root, entry.parse_options(options), do_augment)
     if split != "test":
         kept, held = stratified_holdout(ds.targets, val_fraction, seed)
         if split == "val" and len(held) == 0:
@@ -128,11 +85,11 @@ def build_dataset(
 
 __all__ = [
     "CIFAR100_MEAN_STD",
-    "DATASET_NAMES",
+    "DATASETS",
     "IMAGENET_MEAN_STD",
-    "OPTIONS",
     "SCENES_MEAN_STD",
     "SCENE_MEAN_STD_ORIGINAL",
+    "Dataset",
     "DatasetInfo",
     "ImageListDataset",
     "MeanStd",
@@ -140,7 +97,15 @@ __all__ = [
     "SceneDataset",
     "TensorImageDataset",
     "build_dataset",
+    "canonical_options",
+    "data_home",
+    "dataset",
     "dataset_info",
+    "dataset_names",
+    "display_image",
+    "register",
+    "resolve_root",
+    "scene_normalization",
     "single_object_accuracy",
     "single_object_ambiguous",
     "stratified_holdout",

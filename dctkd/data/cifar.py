@@ -1,4 +1,7 @@
-"""CIFAR-100 in torchvision's format, held in memory and augmented like the scenes (SPEC D.5)."""
+"""CIFAR-100 in torchvision's format, held in memory and augmented like the scenes.
+
+See `docs/protocol.md#preprocessing`.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +10,25 @@ import os
 import torch
 from torchvision.datasets import CIFAR100
 
+from dctkd.options import Options
+
+from .catalogue import Dataset, DatasetInfo, register
 from .memory import TensorImageDataset
 from .scene_datasets import DEFAULT_DIRS, data_home
 from .transforms import CIFAR100_MEAN_STD
 
 
-def check_cifar_options(options: dict) -> None:
-    unknown = set(options) - {"download"}
-    if unknown:
-        raise ValueError(f"unknown cifar100 option(s) {sorted(unknown)}; expected 'download'")
+class CIFAROptions(Options):
+    download: bool = False  # fetch torchvision's files when missing (needs network)
 
 
-def build_cifar100(split: str, root, options: dict, augment: bool) -> TensorImageDataset:
+def build_cifar100(split: str, root, options: CIFAROptions, augment: bool) -> TensorImageDataset:
     """Official `"train"` (50k) or `"test"` (10k) split; downloads only with `download=True`.
 
     `root` is the folder that holds (or will hold) `cifar-100-python/`; pointing at
     `cifar-100-python/` itself works too.
     """
-    check_cifar_options(options)
-    download = bool(options.get("download", False))
+    download = options.download
     path = str(root) if root is not None else str(data_home() / DEFAULT_DIRS["cifar100"])
     if os.path.basename(os.path.normpath(path)) == "cifar-100-python":
         path = os.path.dirname(os.path.normpath(path))
@@ -43,3 +46,16 @@ def build_cifar100(split: str, root, options: dict, augment: bool) -> TensorImag
         ) from exc
     images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
     return TensorImageDataset(images, ds.targets, ds.classes, CIFAR100_MEAN_STD, augment)
+
+
+register(
+    Dataset(
+        name="cifar100",
+        title="CIFAR-100",
+        options=CIFAROptions,
+        info=lambda opts, root: DatasetInfo(100, 32, "cifar", *CIFAR100_MEAN_STD),
+        build=build_cifar100,
+        subdir=DEFAULT_DIRS["cifar100"],
+        layout="torchvision's cifar-100-python/ folder (python pickles)",
+    )
+)

@@ -105,6 +105,7 @@ class ImageListDataset(Dataset):
         transform: Callable,
         verify: str | bool = "header",
         source: str = "",
+        mean_std: MeanStd | None = None,
     ) -> None:
         verify = {True: "full", False: "none"}.get(verify, verify)
         if verify not in ("none", "header", "full"):
@@ -113,6 +114,7 @@ class ImageListDataset(Dataset):
         self.targets = [t for _, t in samples]
         self.classes = list(classes)
         self.transform = transform
+        self.mean_std = mean_std
         if verify != "none":
             verify_files([p for p, _ in samples], full=verify == "full", source=source)
 
@@ -141,3 +143,19 @@ def verify_files(paths: list[str], full: bool = False, source: str = "") -> None
             load_rgb(p)
         else:
             check_header(p)
+
+
+def display_image(ds: Dataset, i: int) -> Tensor:
+    """Sample `i` of `ds` as uint8 `(3, H, W)` for display.
+
+    In-memory datasets give their stored pixels; file datasets the model's (un-augmented)
+    input with the normalisation undone.
+    """
+    if hasattr(ds, "raw_image"):
+        return ds.raw_image(i)
+    image, _ = ds[i]
+    mean_std = getattr(ds, "mean_std", None)
+    if mean_std is None:
+        raise ValueError(f"{type(ds).__name__} does not say how its images were normalised")
+    mean, std = (torch.tensor(v).view(3, 1, 1) for v in mean_std)
+    return (image * std + mean).clamp(0, 1).mul(255).round().to(torch.uint8)

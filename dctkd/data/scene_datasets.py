@@ -4,7 +4,8 @@ Each reader turns a root folder into a `ListSpec`: the official train and test l
 `(path, label name)` and the class list, after checking the root, the split files (line by
 line), that every label is in the class list and that train and test do not share a file.
 `build_list_dataset` then checks the chosen split's files and wraps them in an
-`ImageListDataset` with the SPEC D.5 transforms. Layouts and sources: data/README.md.
+`ImageListDataset` with the docs/protocol.md#preprocessing transforms. Layouts and sources:
+data/README.md.
 """
 
 from __future__ import annotations
@@ -12,9 +13,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from pydantic import Field, PositiveInt
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
+from dctkd.options import Options
+
+from .catalogue import Dataset, DatasetInfo, register
 from .memory import ImageListDataset
 from .transforms import scene_normalization, scene_transform
 
@@ -38,13 +44,28 @@ MARKERS = {
     "mit67": "Images",
     "folder": "train",
 }
-SCENE_OPTIONS = {"image_size", "normalization", "verify"}
-OPTIONS = {
-    "ade20k": SCENE_OPTIONS | {"class_names"},
-    "sun397": SCENE_OPTIONS | {"partition", "partitions"},
-    "mit67": SCENE_OPTIONS,
-    "folder": SCENE_OPTIONS,
-}
+
+
+class SceneFileOptions(Options):
+    """Options of the file-based scene datasets.
+
+    `image_size`: the crop side (224 in the paper; resize to `size * 256 / 224` first);
+    `normalization`: `original` (the paper code's constants) or `imagenet`; `verify`: how
+    the listed files are checked before training (`header`, `full` decode, or `none`).
+    """
+
+    image_size: PositiveInt = 224
+    normalization: Literal["original", "imagenet"] = "original"
+    verify: Literal["header", "full", "none"] = "header"
+
+
+class ADE20KOptions(SceneFileOptions):
+    class_names: str | None = None  # a file fixing the class order, one name per line
+
+
+class SUN397Options(SceneFileOptions):
+    partition: int = Field(1, ge=1, le=10)  # official Training_NN / Testing_NN pair
+    partitions: str | None = None  # folder of the Partitions files, if not in the root
 
 
 @dataclass
@@ -86,14 +107,6 @@ def read_lines(path: Path, what: str) -> list[tuple[int, str]]:
 
 def malformed(path: Path, n: int, expected: str, line: str) -> ValueError:
     return ValueError(f"{path} line {n} is malformed: expected {expected}, got {line!r}")
-
-
-def check_options(name: str, options: dict) -> None:
-    unknown = set(options) - OPTIONS[name]
-    if unknown:
-        raise ValueError(
-            f"unknown {name} option(s) {sorted(unknown)}; expected some of {sorted(OPTIONS[name])}"
-        )
 
 
 def read_ade20k(root: Path, options: dict) -> ListSpec:
@@ -143,7 +156,7 @@ def read_sun397(root: Path, options: dict) -> ListSpec:
     """Official `Partitions/`: `ClassName.txt` (`/a/abbey`), `Training_0N.txt`/`Testing_0N.txt`.
 
     Class names are flattened with '-' (`/a/apartment_building/outdoor` ->
-    `apartment_building-outdoor`) and indexed alphabetically (SPEC D.3).
+    `apartment_building-outdoor`) and indexed alphabetically (docs/protocol.md#sun397).
     """
     part = options.get("partition", 1)
     if not isinstance(part, int) or not 1 <= part <= 10:
@@ -240,7 +253,6 @@ READERS = {"ade20k": read_ade20k, "sun397": read_sun397, "mit67": read_mit67, "f
 
 def build_list_dataset(name: str, split: str, root, options: dict, augment: bool):
     """The official `"train"` or `"test"` split of a file-based scene dataset."""
-    check_options(name, options)
     path = resolve_root(name, root)
     spec = READERS[name](path, options)
     shared = set(p for p, _ in spec.train) & set(p for p, _ in spec.test)
@@ -255,12 +267,59 @@ def build_list_dataset(name: str, split: str, root, options: dict, augment: bool
     if not rows:
         raise ValueError(f"{spec.sources[split != 'train']} lists no images for the {split} split")
     samples = [(p, index[label]) for p, label in rows]
-    size = options.get("image_size", 224)
     mean_std = scene_normalization(options.get("normalization", "original"))
     return ImageListDataset(
         samples,
         spec.classes,
-        scene_transform(augment, size, mean_std),
+        scene_transform(augment, options.get("image_size", 224), mean_std),
         verify=options.get("verify", "header"),
         source=spec.sources[split != "train"],
+        mean_std=mean_std,
+    )
+
+
+OFFICIAL_CLASSES = {"ade20k": 1055, "sun397": 397, "mit67": 67}
+
+
+def _info(name: str):
+    def info(opts: SceneFileOptions, root) -> DatasetInfo:
+        mean_std = scene_normalization(opts.normalization)
+        if name == "folder":
+            if root is None:
+                raise ValueError("the folder dataset needs data.root to count its class folders")
+            num = sum(p.is_dir() for p in (resolve_root("folder", root) / "train").iterdir())
+        elif name == "ade20k" and opts.class_names:
+            text = Path(opts.class_names).read_text(encoding="utf-8")
+            num = sum(1 for line in text.splitlines() if line.strip())
+        else:
+            num = OFFICIAL_CLASSES[name]
+        return DatasetInfo(num, opts.image_size, "scene", *mean_std)
+
+    return info
+
+
+def _build(name: str):
+    def build(split: str, root, opts: SceneFileOptions, augment: bool):
+        return build_list_dataset(name, split, root, opts.model_dump(), augment)
+
+    return build
+
+
+for _name, _title, _options, _published in (
+    ("ade20k", "ADE20K", ADE20KOptions, "ADE20K"),
+    ("sun397", "SUN397", SUN397Options, "SUN397"),
+    ("mit67", "MIT Indoor-67", SceneFileOptions, "MIT67"),
+    ("folder", "image folder", SceneFileOptions, None),
+):
+    register(
+        Dataset(
+            name=_name,
+            title=_title,
+            options=_options,
+            info=_info(_name),
+            build=_build(_name),
+            subdir=DEFAULT_DIRS[_name],
+            layout=LAYOUTS[_name],
+            published=_published,
+        )
     )

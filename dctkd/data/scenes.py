@@ -31,13 +31,16 @@ run seed): class sets from `[seed, 0]`, train from `[seed, 1, chunk]`, test from
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 import torch
+from pydantic import ConfigDict
+from pydantic.dataclasses import dataclass
 
+from .catalogue import Dataset, DatasetInfo, register
 from .memory import TensorImageDataset
 from .transforms import SCENES_MEAN_STD
 
@@ -56,9 +59,13 @@ TEXTURE = 0.2  # sprite pixel noise amplitude (multiplicative)
 CHUNK = 500  # images per independently seeded block (rounded to a multiple of num_classes)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class SceneConfig:
-    """Parameters of a scene task; `options` of `build_dataset("scenes", ...)` map onto these."""
+    """Parameters of a scene task: the typed `data.options` of the `scenes` dataset.
+
+    Types are checked (and `"5"` read as 5) on construction, then `validate` checks that the
+    task can be generated; either failure is a ValueError naming the option.
+    """
 
     k: int = 3
     num_classes: int = 10
@@ -72,18 +79,12 @@ class SceneConfig:
     colours: int = 3
     object_size: int | None = None
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     @classmethod
     def from_options(cls, options: dict | None) -> SceneConfig:
-        options = dict(options or {})
-        known = {f.name for f in fields(cls)}
-        unknown = set(options) - known
-        if unknown:
-            raise ValueError(
-                f"unknown scenes option(s) {sorted(unknown)}; expected some of {sorted(known)}"
-            )
-        cfg = cls(**options)
-        cfg.validate()
-        return cfg
+        return SCENES.parse_options(options)
 
     @property
     def sprite(self) -> int:
@@ -354,3 +355,16 @@ class SceneDataset(TensorImageDataset):
     def single_object_accuracy(self) -> float:
         """Ceiling of a classifier shown one class-defining object (1 for k = 1, <= 1/2 else)."""
         return single_object_accuracy(self.class_sets, self.config.n_kinds)
+
+
+SCENES = register(
+    Dataset(
+        name="scenes",
+        title="synthetic scenes",
+        options=SceneConfig,
+        info=lambda cfg, root: DatasetInfo(
+            cfg.num_classes, cfg.image_size, "synthetic", *SCENES_MEAN_STD
+        ),
+        build=lambda split, root, cfg, augment: SceneDataset(cfg, split, augment),
+    )
+)

@@ -1,4 +1,4 @@
-"""Normalisation constants and the two augmentation pipelines of SPEC D.5.
+"""Normalisation constants and the two augmentation pipelines of docs/protocol.md#preprocessing.
 
 Scene datasets (ADE20K, SUN397, MIT67, image folders) read files with PIL and go through
 torchvision `transforms.v2`: train `Resize(s*256/224)` (shorter side) + `RandomCrop(s)` +
@@ -14,8 +14,9 @@ from torchvision.transforms import v2
 
 MeanStd = tuple[tuple[float, float, float], tuple[float, float, float]]
 
-# The original code normalises every scene dataset with these and labels them "ImageNet";
-# they are not ImageNet's (they equal torchvision's Kinetics video constants, SPEC D.1).
+# The original code normalises every scene dataset with these and labels them "ImageNet"; they are
+# not ImageNet's (they equal torchvision's Kinetics video constants,
+# docs/deviations.md#normalisation-constants).
 SCENE_MEAN_STD_ORIGINAL: MeanStd = ((0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989))
 IMAGENET_MEAN_STD: MeanStd = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 CIFAR100_MEAN_STD: MeanStd = ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761))

@@ -12,12 +12,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .losses import DistillTerm, Outputs, build_term
-from .methods import SPATIAL, Objective
+from dctkd.losses import DistillTerm, Objective, Outputs, build_term, kd_loss
+
+from .checks import check_taps
 
 
 class Distiller(nn.Module):
-    """`beta*CE(z_s, y) + alpha*term(student, teacher) + delta*KD_T(z_s, z_t)` (SPEC A.6).
+    """`beta*CE(z_s, y) + alpha*term(student, teacher) + delta*KD_T(z_s, z_t)`
+    (docs/method.md#objective).
 
     `student`/`teacher` return `(logits (B, K), [features (B, C_l, H_l, W_l)])`; `teacher` may
     be None only when the objective needs none. `term`'s trainable parts are sub-modules of
@@ -87,19 +89,10 @@ class Distiller(nn.Module):
                 value = self.term.distill(Outputs(s_logits, list(s_feats)), t_out, targets, index)
                 losses[obj.term] = obj.alpha * value.float()
             if obj.delta > 0:
-                losses["kd"] = losses.get("kd", 0) + obj.delta * kd_divergence(
+                losses["kd"] = losses.get("kd", 0) + obj.delta * kd_loss(
                     logits32, t_out.logits.float(), obj.temperature
                 )
         return s_logits, losses
-
-
-def kd_divergence(
-    s_logits: torch.Tensor, t_logits: torch.Tensor, temperature: float
-) -> torch.Tensor:
-    """Hinton KD as the original's DistillKL: `T^2/B * sum_b KL(p_t || p_s)` on `(B, K)` logits."""
-    from .losses.kd import kd_loss
-
-    return kd_loss(s_logits, t_logits, temperature)
 
 
 def build_distiller(
@@ -112,12 +105,11 @@ def build_distiller(
     num_samples: int,
     num_classes: int,
     batch_size: int,
-    context: dict | None = None,
+    train_targets: list[int] | None = None,
 ) -> Distiller:
     """A `Distiller` whose term is sized from the tap shapes `(C, H, W)` of both networks.
 
-    `context` adds build keywords the engine knows and the config does not (CRD's
-    `train_targets`); options given in the config win.
+    `train_targets` are the training labels (for methods that need them, e.g. CRD).
 
     Raises ValueError before any training when a method that compares maps tap by tap gets
     taps that cannot be paired (different count, or different `(H, W)` where required).
@@ -132,32 +124,11 @@ def build_distiller(
             num_samples=num_samples,
             num_classes=num_classes,
             batch_size=batch_size,
-            **{**(context or {}), **objective.options},
+            options=objective.options,
+            temperature=objective.temperature,
+            train_targets=train_targets,
         )
     return Distiller(student, teacher, objective, term)
 
 
-def check_taps(
-    term: str,
-    student_shapes: list[tuple[int, int, int]],
-    teacher_shapes: list[tuple[int, int, int]],
-) -> None:
-    """Stop early when `term` cannot pair the student's and the teacher's feature taps."""
-    if term not in SPATIAL:
-        return
-    if len(student_shapes) != len(teacher_shapes):
-        raise ValueError(
-            f"method {term!r} pairs feature maps tap by tap, but the student has "
-            f"{len(student_shapes)} taps and the teacher {len(teacher_shapes)}; pick a teacher "
-            "of the same family"
-        )
-    if SPATIAL[term]:
-        for i, (s, t) in enumerate(zip(student_shapes, teacher_shapes, strict=True)):
-            if tuple(s[1:]) != tuple(t[1:]):
-                raise ValueError(
-                    f"method {term!r} needs equal map sizes at every tap, but tap {i} is "
-                    f"{s[1]}x{s[2]} in the student and {t[1]}x{t[2]} in the teacher"
-                )
-
-
-__all__ = ["Distiller", "build_distiller", "check_taps", "kd_divergence"]
+__all__ = ["Distiller", "build_distiller"]

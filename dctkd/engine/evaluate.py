@@ -2,7 +2,7 @@
 
 The original averaged per-batch accuracies weighted by the *nominal* batch size (so the last,
 smaller batch counts as a full one) and averaged class recalls over *all* classes, absent ones
-scoring 0 (SPEC D.6, H.2.4). Here `top1`, `top5` are micro accuracies over every sample and
+scoring 0 (docs/protocol.md#metrics). Here `top1`, `top5` are micro accuracies over every sample and
 `mca` averages recall over the classes present in the evaluated split; `legacy_*` recompute
 the original's numbers from the same predictions so published tables can be compared.
 All accuracies are percentages.

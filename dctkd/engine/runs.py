@@ -20,18 +20,17 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from .config import RunConfig, dump_yaml, from_dict, to_dict
+from dctkd.config import RunConfig, dump_yaml, from_dict, identity
+from dctkd.files import write_text
+
+from .checks import check
 
 DEFAULT_STORE = "results/quick/runs"
 CONFIG, FINAL, PROVENANCE = "config.yaml", "final.json", "provenance.json"
@@ -71,8 +70,8 @@ class Run:
 
     def load_model(self, which: str = "best"):
         """The student as a `TappedModel` (`best`: val-selected; `last`: final epoch), on CPU."""
-        from .data import dataset_info
-        from .models import load_model
+        from dctkd.data import dataset_info
+        from dctkd.models import load_model
 
         if which not in ("best", "last"):
             raise ValueError(f"which must be 'best' or 'last', got {which!r}")
@@ -86,7 +85,7 @@ class Run:
             )
         import torch
 
-        from .models import build_model
+        from dctkd.models import build_model
 
         state = torch.load(self._need("last.pt"), map_location="cpu", weights_only=True)
         model = build_model(self.config.model, info.num_classes)
@@ -107,6 +106,24 @@ class Run:
         return file
 
 
+def dataset_of(cfg: RunConfig, split: str = "test"):
+    """The un-augmented `split` of a run's dataset, as that run saw it (same val hold-out)."""
+    from dctkd.data import build_dataset
+
+    d = cfg.data
+    return build_dataset(d.name, split, d.root, options=d.options, augment=False,
+                         val_fraction=d.val_fraction, train_size=d.train_size, seed=cfg.seed)
+
+
+def _teacher_model(cfg: RunConfig, store: str | os.PathLike):
+    """The trained teacher network of `cfg` (training the teacher first if missing), or None."""
+    from dctkd.losses import resolve
+
+    if cfg.teacher is None or not resolve(cfg.method).needs_teacher:
+        return None
+    return ensure(cfg.teacher, store).load_model("best")
+
+
 def run_path(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Path:
     return Path(store) / cfg.run_id
 
@@ -117,13 +134,14 @@ def ensure(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Run:
     The config is checked before anything is written, so a bad one leaves no folder behind.
     Under torchrun every rank calls this and trains together; rank 0 holds the lock and writes.
     """
-    from .train import check, train
+    from .train import train
 
     path = run_path(cfg, store)
     run = Run(path, cfg)
     if run.done:
         return run
     check(cfg)
+    teacher = _teacher_model(cfg, store)
     rank, world = _dist_rank_world()
     if world > 1:
         lock = _lock(path) if rank == 0 else contextlib.nullcontext()
@@ -131,7 +149,7 @@ def ensure(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Run:
             if not _broadcast_flag(run.done if rank == 0 else False):
                 if rank == 0:
                     _begin(cfg, path)
-                train(cfg, path, store=store)
+                train(cfg, path, teacher)
                 if rank == 0:
                     _finish_provenance(path)
         _barrier()
@@ -142,98 +160,13 @@ def ensure(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Run:
         fresh = not (path / "last.pt").exists()
         _begin(cfg, path)
         try:
-            train(cfg, path, store=store)
+            train(cfg, path, teacher)
         except (ValueError, FileNotFoundError):
             if fresh and not (path / "last.pt").exists():
                 shutil.rmtree(path, ignore_errors=True)
             raise
         _finish_provenance(path)
     return run
-
-
-def ensure_all(
-    cfgs: Sequence[RunConfig], store: str | os.PathLike = DEFAULT_STORE, workers: int = 1
-) -> list[Run]:
-    """`[ensure(c) for c in cfgs]`, training missing runs in `workers` processes.
-
-    Teachers train before their students; each worker gets `cores // workers` threads and
-    no progress bars of its own (the caller gets one bar over runs). Returns the runs in the
-    order of `cfgs`. Scripts that call this with `workers > 1` need the usual
-    `if __name__ == "__main__":` guard, since workers are spawned.
-    """
-    cfgs = list(cfgs)
-    for cfg in cfgs:
-        check(cfg)
-    if workers <= 1:
-        return [ensure(c, store) for c in cfgs]
-    pending: dict[str, RunConfig] = {}
-    for cfg in _with_teachers(cfgs):
-        if not run_path(cfg, store).joinpath(FINAL).is_file():
-            quiet = replace(cfg, runtime=replace(cfg.runtime, progress=False))
-            pending.setdefault(cfg.run_id, quiet)
-    import multiprocessing as mp
-
-    threads = max(1, _cores() // workers)
-    pool = ProcessPoolExecutor(
-        workers, mp_context=mp.get_context("spawn"), initializer=_worker_init, initargs=(threads,)
-    )
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(pending), desc="runs", unit="run",
-               disable=not any(c.runtime.progress for c in cfgs))
-    with pool, bar:
-        running: dict = {}
-        while pending or running:
-            busy = set(pending) | {c.run_id for c in running.values()}
-            for rid, cfg in list(pending.items()):
-                if cfg.teacher is None or cfg.teacher.run_id not in busy:
-                    running[pool.submit(_ensure_path, cfg, str(store))] = cfg
-                    del pending[rid]
-            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for fut in finished:
-                cfg = running.pop(fut)
-                try:
-                    fut.result()
-                    bar.update()
-                except Exception as err:
-                    for other in running:
-                        other.cancel()
-                    raise RuntimeError(f"training {cfg.run_id} failed: {err}") from err
-    return [Run(run_path(c, store), c) for c in cfgs]
-
-
-def check(cfg: RunConfig) -> None:
-    from .train import check as _check
-
-    _check(cfg)
-
-
-def _with_teachers(cfgs: Iterable[RunConfig]) -> list[RunConfig]:
-    out: list[RunConfig] = []
-    for cfg in cfgs:
-        chain = []
-        while cfg is not None:
-            chain.append(cfg)
-            cfg = cfg.teacher
-        out.extend(reversed(chain))
-    return out
-
-
-def _ensure_path(cfg: RunConfig, store: str) -> str:
-    return str(ensure(cfg, store).path)
-
-
-def _worker_init(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 @contextlib.contextmanager
@@ -251,7 +184,7 @@ def _begin(cfg: RunConfig, path: Path) -> None:
     config_file = path / CONFIG
     if config_file.exists():
         old = yaml.safe_load(config_file.read_text()) or {}
-        if to_dict(from_dict(RunConfig, old), True) != to_dict(cfg, True):
+        if identity(from_dict(RunConfig, old)) != identity(cfg):
             raise ValueError(
                 f"{config_file} holds a different experiment than the one asked for; "
                 "expected the same identity fields (remove the folder to retrain)"
@@ -332,46 +265,6 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_umask()
-
-
-def write_text(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to `path` atomically (temp file in the same folder, then `os.replace`)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, _FILE_MODE)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path beside `path`; on success it is renamed onto `path`."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, _FILE_MODE)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def _dist_rank_world() -> tuple[int, int]:
     import torch.distributed as dist
 
@@ -384,7 +277,7 @@ def _broadcast_flag(flag: bool) -> bool:
     import torch
     import torch.distributed as dist
 
-    from .train import init_distributed
+    from .runtime import init_distributed
 
     init_distributed()
     device = "cuda" if dist.get_backend() == "nccl" else "cpu"
@@ -400,13 +293,4 @@ def _barrier() -> None:
         dist.barrier()
 
 
-__all__ = [
-    "DEFAULT_STORE",
-    "Run",
-    "atomic_path",
-    "ensure",
-    "ensure_all",
-    "provenance",
-    "run_path",
-    "write_text",
-]
+__all__ = ["DEFAULT_STORE", "Run", "dataset_of", "ensure", "provenance", "run_path"]

@@ -1,10 +1,11 @@
 """Training loop (torchvision `references/classification` style) for every method.
 
-One function, `train(cfg, run_dir)`, runs on a CPU, one GPU or, under `torchrun`, many GPUs or
-processes (DDP; `batch_size` is the global batch, each of the `world_size` ranks takes
-`batch_size // world_size`). It seeds everything, resumes from `last.pt` when present, writes
-a checkpoint and a `metrics.csv` row each epoch, keeps `best.pt` by top-1 on the held-out val
-split (never the test split), and finally evaluates `best` and `last` on the test split.
+One function, `train(cfg, run_dir, teacher)`, runs on a CPU, one GPU or, under `torchrun`,
+many GPUs or processes (DDP; `batch_size` is the global batch, each of the `world_size`
+ranks takes `batch_size // world_size`). It seeds everything, resumes from `last.pt` when
+present, writes a checkpoint and a `metrics.csv` row each epoch, keeps `best.pt` by top-1 on
+the held-out val split (never the test split), and finally evaluates `best` and `last` on
+the test split.
 Only rank 0 writes files. A loss that stops being finite ends training at that epoch (a
 warning, and `diverged_epoch` in `final.json`) rather than failing a whole batch of runs.
 
@@ -17,14 +18,11 @@ resumed reproduces the uninterrupted run bit for bit in `deterministic` mode. Wi
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 import math
-import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,163 +31,26 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
-from .config import RunConfig, to_dict
-from .distiller import Distiller, build_distiller, check_taps
+from dctkd.config import RunConfig
+from dctkd.files import write_text
+from dctkd.losses import resolve
+
+from . import checkpoint
+from .checks import check
+from .distiller import Distiller, build_distiller
 from .evaluate import metrics as eval_metrics
 from .evaluate import predict, scalars
-from .methods import resolve
-from .runs import atomic_path, write_text
-
-SPLITS = ("train", "val", "test")
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot train; raised before the first step."""
-
-
-@dataclass
-class DistInfo:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    owns_group: bool = False
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed() -> DistInfo:
-    """Join the torchrun process group when `WORLD_SIZE > 1` (nccl on CUDA, gloo on CPU)."""
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    if world <= 1:
-        return DistInfo()
-    owns = False
-    if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend)
-        owns = True
-    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)),
-                    owns)
-
-
-def check(cfg: RunConfig) -> None:
-    """Reject a configuration that cannot train, reading no images (ConfigError).
-
-    Covers unknown method/model/dataset names, bad optimiser settings, a missing or
-    mismatched teacher, and feature taps a map-comparing method cannot pair.
-    """
-    from .data import DATASET_NAMES, dataset_info
-    from .models import MODEL_NAMES, tap_shapes
-
-    try:
-        objective = resolve(cfg.method)
-        if cfg.model not in MODEL_NAMES:
-            raise ValueError(
-                f"unknown model {cfg.model!r}; expected one of {', '.join(MODEL_NAMES)}"
-            )
-        if cfg.data.name not in DATASET_NAMES:
-            raise ValueError(
-                f"unknown dataset {cfg.data.name!r}; expected one of {', '.join(DATASET_NAMES)}"
-            )
-        _check_optim(cfg)
-        info = dataset_info(cfg.data.name, cfg.data.options, root=cfg.data.root)
-        teacher = cfg.teacher
-        if objective.needs_teacher and teacher is None:
-            raise ValueError(
-                f"method {cfg.method.name!r} needs a teacher; set teacher.model (and its data)"
-            )
-        if teacher is not None and not objective.needs_teacher:
-            raise ValueError(
-                f"method {cfg.method.name!r} uses no teacher; remove the teacher from the config"
-            )
-        if teacher is not None:
-            check(teacher)
-            t_info = dataset_info(teacher.data.name, teacher.data.options, root=teacher.data.root)
-            if (teacher.data.name, t_info.num_classes, t_info.image_size) != (
-                cfg.data.name, info.num_classes, info.image_size
-            ):
-                raise ValueError(
-                    f"the teacher was trained on {teacher.data.name} ({t_info.num_classes} "
-                    f"classes, {t_info.image_size} px) but the student trains on "
-                    f"{cfg.data.name} ({info.num_classes} classes, {info.image_size} px); "
-                    "expected the same dataset"
-                )
-            if objective.term is not None:
-                check_taps(
-                    objective.term,
-                    tap_shapes(cfg.model, info.image_size),
-                    tap_shapes(teacher.model, info.image_size),
-                )
-    except ConfigError:
-        raise
-    except (ValueError, KeyError) as err:
-        raise ConfigError(str(err).strip("'\"")) from err
-
-
-def _check_optim(cfg: RunConfig) -> None:
-    o = cfg.optim
-    if o.epochs < 1 or o.batch_size < 1 or o.eval_batch_size < 1:
-        raise ValueError("optim.epochs, optim.batch_size and optim.eval_batch_size must be >= 1")
-    if o.lr <= 0:
-        raise ValueError(f"optim.lr must be positive, got {o.lr}")
-    if o.schedule not in ("step", "multistep"):
-        raise ValueError(f"unknown optim.schedule {o.schedule!r}; expected 'step' or 'multistep'")
-    if not 0 <= cfg.data.val_fraction < 1:
-        raise ValueError(f"data.val_fraction must be in [0, 1), got {cfg.data.val_fraction}")
-    if cfg.runtime.amp not in ("auto", "bf16", "fp16", "off"):
-        raise ValueError(
-            f"unknown runtime.amp {cfg.runtime.amp!r}; expected auto, bf16, fp16 or off"
-        )
-
-
-def cpu_supports_bf16() -> bool:
-    """True when this CPU has native bf16 arithmetic (AVX512-BF16 or AMX-BF16)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            flags = fh.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype for `Runtime.amp` on `device`: bf16 where the hardware has it."""
-    if amp == "off":
-        return None
-    if amp == "fp16":
-        return torch.float16
-    if amp == "bf16":
-        return torch.bfloat16
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if device.type == "cpu" and cpu_supports_bf16() else None
-
-
-def pick_device(spec: str, local_rank: int = 0) -> torch.device:
-    if spec == "auto":
-        spec = "cuda" if torch.cuda.is_available() else "cpu"
-    if spec == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError("runtime.device is 'cuda' but no CUDA device is available")
-        return torch.device("cuda", local_rank)
-    return torch.device(spec)
-
-
-def seed_all(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
-    return (seed * 1_000_003 + epoch * 10_007 + rank * 101 + 1) % 2**62
-
-
-def _seed_worker(worker_id: int) -> None:
-    s = torch.initial_seed() % 2**32
-    np.random.seed(s)
-    random.seed(s)
+from .runtime import (
+    ConfigError,
+    DistInfo,
+    amp_dtype,
+    epoch_seed,
+    init_distributed,
+    pick_device,
+    seed_all,
+    seed_worker,
+    set_determinism,
+)
 
 
 class Indexed(Dataset):
@@ -225,33 +86,32 @@ class Setup:
     distiller: Distiller
 
 
-def train(
-    cfg: RunConfig, run_dir: str | os.PathLike, store: str | os.PathLike | None = None
-) -> dict:
+def train(cfg: RunConfig, run_dir: str | Path, teacher: nn.Module | None = None) -> dict:
     """Train `cfg` in `run_dir` (resuming from its `last.pt`); returns `final.json`'s content.
 
-    The teacher, if any, is `runs.ensure(cfg.teacher, store)` (default: `run_dir`'s parent).
-    Bad configurations raise `ConfigError` before the first step.
+    `teacher` is the trained teacher network when the method needs one (the run store
+    passes it: `dctkd.engine.runs.ensure`). Bad configurations raise `ConfigError` before
+    the first step.
     """
     check(cfg)
     run_dir = Path(run_dir)
     dinfo = init_distributed()
     try:
-        setup = _prepare(cfg, run_dir, Path(store) if store else run_dir.parent, dinfo)
-        return _fit(setup)
+        return _fit(_prepare(cfg, run_dir, teacher, dinfo))
     finally:
         if dinfo.owns_group:
             dist.destroy_process_group()
 
 
-def _prepare(cfg: RunConfig, run_dir: Path, store: Path, dinfo: DistInfo) -> Setup:
-    from .data import build_dataset
-    from .models import build_model
+def _prepare(cfg: RunConfig, run_dir: Path, teacher: nn.Module | None, dinfo: DistInfo
+             ) -> Setup:
+    from dctkd.data import build_dataset
+    from dctkd.models import build_model
 
     device = pick_device(cfg.runtime.device, dinfo.local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    _set_determinism(cfg.deterministic, device)
+    set_determinism(cfg.deterministic, device)
     common = dict(root=cfg.data.root, options=dict(cfg.data.options),
                   val_fraction=cfg.data.val_fraction, seed=cfg.seed)
     try:
@@ -272,11 +132,10 @@ def _prepare(cfg: RunConfig, run_dir: Path, store: Path, dinfo: DistInfo) -> Set
         )
     per_rank = max(1, cfg.optim.batch_size // dinfo.world)
     objective = resolve(cfg.method)
-    teacher = None
-    if cfg.teacher is not None and objective.needs_teacher:
-        from .runs import ensure
-
-        teacher = ensure(cfg.teacher, store).load_model("best")
+    if objective.needs_teacher and teacher is None:
+        raise ConfigError(f"method {cfg.method.name!r} needs a trained teacher network")
+    if not objective.needs_teacher:
+        teacher = None
     seed_all(cfg.seed)
     student = build_model(cfg.model, len(classes), pretrained=cfg.pretrained)
     distiller = build_distiller(
@@ -284,7 +143,7 @@ def _prepare(cfg: RunConfig, run_dir: Path, store: Path, dinfo: DistInfo) -> Set
         student_shapes=_shapes(student, data["train"]),
         teacher_shapes=_shapes(teacher, data["train"]) if teacher is not None else None,
         num_samples=len(data["train"]), num_classes=len(classes), batch_size=per_rank,
-        context={"train_targets": list(data["train"].targets)} if objective.term == "crd" else None,
+        train_targets=list(data["train"].targets),
     )
     distiller.to(device)
     if cfg.runtime.channels_last and device.type != "mps":
@@ -304,20 +163,12 @@ def _shapes(model: nn.Module, dataset: Dataset) -> list[tuple[int, int, int]]:
     return [tuple(f.shape[1:]) for f in feats]
 
 
-def _set_determinism(on: bool, device: torch.device) -> None:
-    if on and device.type == "cuda":
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(on, warn_only=True)
-    torch.backends.cudnn.deterministic = on
-    torch.backends.cudnn.benchmark = not on and device.type == "cuda"
-
-
 def _loaders(s: Setup) -> dict:
     cfg, d = s.cfg, s.dist
     workers = cfg.runtime.num_workers
     per_rank = max(1, cfg.optim.batch_size // d.world)
     kw = dict(num_workers=workers, pin_memory=s.device.type == "cuda",
-              worker_init_fn=_seed_worker if workers else None,
+              worker_init_fn=seed_worker if workers else None,
               persistent_workers=workers > 0 and not cfg.deterministic)
     train_set = Indexed(s.data["train"])
     sampler = DistributedSampler(train_set, num_replicas=d.world, rank=d.rank, shuffle=True,
@@ -366,7 +217,7 @@ def _fit(s: Setup) -> dict:
              "train_seconds": 0.0, "diverged_epoch": None}
     last = s.run_dir / "last.pt"
     if last.exists():
-        state = _resume(s, last, opt, sched, scaler)
+        state = checkpoint.resume(last, cfg.run_id, s.distiller, opt, sched, scaler, device)
     if d.main:
         s.run_dir.mkdir(parents=True, exist_ok=True)
     for epoch in range(state["epoch"], cfg.optim.epochs):
@@ -392,8 +243,9 @@ def _fit(s: Setup) -> dict:
             _report(cfg, row)
             if improved:
                 _save_best(s, epoch + 1, score)
-            _save_checkpoint(s, last, state, opt, sched, scaler)
-            _write_history(s.run_dir / "metrics.csv", state["history"])
+            checkpoint.save_checkpoint(last, cfg.run_id, s.distiller, state, opt, sched, scaler,
+                                       device)
+            checkpoint.write_history(s.run_dir / "metrics.csv", state["history"])
         if d.world > 1:
             dist.barrier()
     return _finish(s, loaders, state)
@@ -415,9 +267,9 @@ def _ddp(module: nn.Module, device: torch.device) -> nn.Module:
 def _train_epoch(s: Setup, model: nn.Module, loaders: dict, opt, scaler, epoch: int) -> dict:
     cfg, device, d = s.cfg, s.device, s.dist
     for gen_seed_fn in (random.seed, lambda v: np.random.seed(v % 2**32), torch.manual_seed):
-        gen_seed_fn(_epoch_seed(cfg.seed, epoch, d.rank))
+        gen_seed_fn(epoch_seed(cfg.seed, epoch, d.rank))
     loaders["sampler"].set_epoch(epoch)
-    loaders["generator"].manual_seed(_epoch_seed(cfg.seed, epoch, d.rank))
+    loaders["generator"].manual_seed(epoch_seed(cfg.seed, epoch, d.rank))
     model.train()
     lr = opt.param_groups[0]["lr"]
     autocast = (torch.autocast(device.type, dtype=s.amp) if s.amp else contextlib.nullcontext())
@@ -523,80 +375,15 @@ def _evaluate_split(s: Setup, loaders: dict, split: str, model: nn.Module | None
 
 
 def _save_best(s: Setup, epoch: int, score: float) -> None:
-    from .models import save_model
+    from dctkd.models import save_model
 
     save_model(s.distiller.student, s.run_dir / "best.pt",
                extra={"epoch": epoch, "val_top1": score, "run_id": s.cfg.run_id})
 
 
-def _rng_state(device: torch.device) -> dict:
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {
-        "python": random.getstate(),
-        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
-    }
-
-
-def _set_rng_state(state: dict) -> None:
-    random.setstate(_tuples(state["python"]))
-    name, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _tuples(x):
-    return tuple(_tuples(v) for v in x) if isinstance(x, (list, tuple)) else x
-
-
-def _save_checkpoint(s: Setup, path: Path, state: dict, opt, sched, scaler) -> None:
-    ckpt = {
-        **s.distiller.trainable_state(),
-        "optimizer": opt.state_dict(),
-        "scheduler": sched.state_dict(),
-        "scaler": scaler.state_dict() if scaler is not None else None,
-        "rng": _rng_state(s.device),
-        "run_id": s.cfg.run_id,
-        **state,
-    }
-    with atomic_path(path) as tmp:
-        torch.save(ckpt, tmp)
-
-
-def _resume(s: Setup, path: Path, opt, sched, scaler) -> dict:
-    ckpt = torch.load(path, map_location=s.device, weights_only=True)
-    if ckpt.get("run_id") != s.cfg.run_id:
-        raise ConfigError(
-            f"{path} belongs to run {ckpt.get('run_id')!r}, not {s.cfg.run_id!r}; "
-            "expected the checkpoint of this configuration"
-        )
-    s.distiller.student.load_state_dict(ckpt["student"])
-    if s.distiller.term is not None:
-        s.distiller.term.load_state_dict(ckpt["term"])
-    opt.load_state_dict(ckpt["optimizer"])
-    sched.load_state_dict(ckpt["scheduler"])
-    if scaler is not None and ckpt["scaler"] is not None:
-        scaler.load_state_dict(ckpt["scaler"])
-    _set_rng_state(ckpt["rng"])
-    keys = ("epoch", "best_top1", "best_epoch", "history", "train_seconds", "diverged_epoch")
-    return {k: ckpt.get(k) for k in keys}
-
-
-def _write_history(path: Path, rows: list[dict]) -> None:
-    fields = list(dict.fromkeys(k for row in rows for k in row))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(path, buf.getvalue())
-
-
 def _finish(s: Setup, loaders: dict, state: dict) -> dict:
     """Test-split metrics of the best and last students; `final.json` is written last."""
-    from .models import load_model
+    from dctkd.models import load_model
 
     preds = {"last": _predict_split(s, s.distiller.student, loaders, "test")}
     if state["best_epoch"] in (state["epoch"], 0):
@@ -630,40 +417,15 @@ def _finish(s: Setup, loaders: dict, state: dict) -> dict:
         "world_size": s.dist.world,
         "device": str(s.device),
         "amp": str(s.amp).replace("torch.", "") if s.amp else "off",
-        "method": to_dict(resolve(s.cfg.method)),
+        "method": asdict(resolve(s.cfg.method)),
     }
     if s.dist.main:
         for which, res in results.items():
-            _save_predictions(s, which, res, *preds[which])
+            checkpoint.save_predictions(s.run_dir, which, res, *preds[which], s.class_names)
         write_text(s.run_dir / "final.json", json.dumps(final, indent=2))
     if s.dist.world > 1:
         dist.barrier()
     return final
 
 
-def _save_predictions(
-    s: Setup, which: str, res: dict, logits: torch.Tensor, targets: torch.Tensor
-) -> None:
-    d = s.run_dir
-    k = min(5, logits.shape[1])
-    with atomic_path(d / f"predictions_{which}.npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, logits=logits.numpy().astype(np.float16),
-                                top5=logits.topk(k, 1).indices.numpy().astype(np.int32),
-                                targets=targets.numpy())
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["class", "name", "support", "correct", "accuracy"])
-    conf = res["confusion"]
-    for c in range(s.num_classes):
-        acc = res["per_class"][c]
-        w.writerow([c, s.class_names[c], int(conf[c].sum()), int(conf[c, c]),
-                    "" if np.isnan(acc) else f"{acc:.4f}"])
-    write_text(d / f"per_class_{which}.csv", buf.getvalue())
-    buf = io.StringIO()
-    np.savetxt(buf, conf, fmt="%d", delimiter=",")
-    write_text(d / f"confusion_{which}.csv", buf.getvalue())
-
-
-__all__ = ["ConfigError", "amp_dtype", "check", "cpu_supports_bf16", "init_distributed",
-           "pick_device", "train"]
+__all__ = ["train"]

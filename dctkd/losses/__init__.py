@@ -1,67 +1,103 @@
-"""Distillation terms, registered by name.
+"""Distillation terms and the method catalogue.
 
-`build_term(name, **context)` constructs the term for a teacher/student pair; the context
-carries what some terms need to size their trainable parts (tap shapes, dataset size).
+Every term is an `nn.Module` usable on its own (`DCTLoss()(student_feats, teacher_feats,
+teacher_logits, targets)`) and a `DistillTerm` the engine calls with both networks' `Outputs`.
+Each module registers its method's facts (`catalogue.Method`); `build_term` sizes a term for
+a teacher/student pair from them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from .at import ATLoss
 from .base import DistillTerm, Outputs
-
-_REGISTRY: dict[str, Callable[..., DistillTerm]] = {}
-
-
-def register(name: str):
-    """Class decorator: make a `DistillTerm` buildable as `build_term(name, ...)`."""
-
-    def wrap(cls):
-        _REGISTRY[name] = cls
-        return cls
-
-    return wrap
-
-
-def method_names() -> list[str]:
-    _import_all()
-    return sorted(_REGISTRY)
+from .catalogue import (
+    METHODS,
+    TEACHER_LABEL,
+    Method,
+    Needs,
+    Objective,
+    Options,
+    canonical_method,
+    label,
+    method,
+    method_names,
+    register,
+    resolve,
+)
+from .ckd import CKDLoss
+from .crd import CRDLoss
+from .dct import DCTLoss, dct_kd_loss, spectrum
+from .kd import KDLoss, kd_loss
+from .pkt import PKTLoss
+from .review import ReviewLoss
+from .vid import VIDLoss
 
 
 def build_term(
     name: str,
     *,
-    student_shapes: list[tuple[int, int, int]],
-    teacher_shapes: list[tuple[int, int, int]],
+    student_shapes: Sequence[tuple[int, int, int]],
+    teacher_shapes: Sequence[tuple[int, int, int]],
     num_samples: int,
     num_classes: int,
     batch_size: int,
-    **options,
+    options: Mapping[str, Any] | None = None,
+    temperature: float = 4.0,
+    train_targets: Sequence[int] | None = None,
 ) -> DistillTerm:
-    """Build the registered term `name`.
+    """The term of method `name` sized for a pair, from its validated `options`.
 
-    `*_shapes` are the `(C, H, W)` of each feature tap; `num_samples` is the training-set
-    size (CRD's memory); `batch_size` the training batch (SemCKD's relation embedding).
-    Each term's constructor takes the context keywords it needs and ignores the rest.
+    `*_shapes` are the `(C, H, W)` of each feature tap; `num_samples` is the training-set size
+    (CRD's memory), `batch_size` the per-process training batch (SemCKD's relation
+    embedding), `train_targets` the training labels (CRD's negatives), `temperature` KD's.
     """
-    _import_all()
-    if name not in _REGISTRY:
-        raise ValueError(
-            f"unknown distillation method {name!r}; expected one of {sorted(_REGISTRY)}"
-        )
-    return _REGISTRY[name].build(
-        student_shapes=student_shapes,
-        teacher_shapes=teacher_shapes,
+    entry = method(name)
+    if entry.term is None:
+        raise ValueError(f"method {name!r} has no distillation term")
+    context: dict[str, Any] = {}
+    if entry.needs.train_targets:
+        context["train_targets"] = train_targets
+    if entry.name == "kd":
+        context["temperature"] = temperature
+    return entry.term.build(
+        student_shapes=list(student_shapes),
+        teacher_shapes=list(teacher_shapes),
         num_samples=num_samples,
         num_classes=num_classes,
         batch_size=batch_size,
-        **options,
+        **entry.parse_options(options).model_dump(),
+        **context,
     )
 
+__all__ = [
+    "ATLoss",
+    "CKDLoss",
+    "CRDLoss",
+    "DCTLoss",
+    "DistillTerm",
+    "KDLoss",
+    "METHODS",
+    "Method",
+    "Needs",
+    "Objective",
+    "Options",
+    "Outputs",
+    "PKTLoss",
+    "ReviewLoss",
+    "TEACHER_LABEL",
+    "VIDLoss",
 
-def _import_all() -> None:
-    # Importing the modules runs their @register decorators.
-    from . import at, ckd, crd, dct, kd, pkt, review, vid  # noqa: F401
-
-
-__all__ = ["DistillTerm", "Outputs", "build_term", "method_names", "register"]
+    "build_term",
+    "canonical_method",
+    "dct_kd_loss",
+    "kd_loss",
+    "label",
+    "method",
+    "method_names",
+    "register",
+    "resolve",
+    "spectrum",
+]

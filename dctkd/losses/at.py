@@ -1,12 +1,16 @@
-"""Attention transfer (Zagoruyko & Komodakis, 2017), as RepDistiller codes it (SPEC B.1)."""
+"""Attention transfer (Zagoruyko & Komodakis, 2017), as RepDistiller codes it.
+
+See `docs/baselines.md#at`.
+"""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from pydantic import PositiveFloat
 
-from . import register
-from .base import DistillTerm, Outputs, float32_math, reject_options
+from .base import DistillTerm, Outputs, float32_math
+from .catalogue import Method, Needs, Options, register
 
 
 def pool_to_smaller(fs: torch.Tensor, ft: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -28,7 +32,6 @@ def attention_map(f: torch.Tensor, p: float = 2.0) -> torch.Tensor:
     return F.normalize(f.pow(p).mean(1).flatten(1), dim=1)
 
 
-@register("at")
 class ATLoss(DistillTerm):
     """Sum over the spatial taps of `mean_{b,hw} (at(f_s) - at(f_t))^2`.
 
@@ -52,9 +55,7 @@ class ATLoss(DistillTerm):
         num_classes=None,
         batch_size=None,
         p: float = 2.0,
-        **unknown,
     ) -> ATLoss:
-        reject_options("at", unknown)
         if len(student_shapes) != len(teacher_shapes) or not student_shapes:
             raise ValueError(
                 f"AT pairs student and teacher taps one to one; got {len(student_shapes)} "
@@ -81,3 +82,24 @@ class ATLoss(DistillTerm):
                 diff = attention_map(fs, self.p) - attention_map(ft, self.p)
                 total = total + diff.pow(2).mean()
             return total
+
+
+class ATOptions(Options):
+    p: PositiveFloat = 2.0
+
+
+register(
+    Method(
+        name="at",
+        label="AT",
+        colour="#1f77b4",
+        term=ATLoss,
+        alpha=1000.0,
+        retuned_alpha=1100.0,
+        options=ATOptions,
+        needs=Needs(taps="paired"),
+        source="Zagoruyko & Komodakis, Paying More Attention to Attention (ICLR 2017)",
+        docs="docs/baselines.md#at",
+        order=2,
+    )
+)

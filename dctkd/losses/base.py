@@ -49,9 +49,3 @@ def float32_math(device: torch.device) -> contextlib.AbstractContextManager:
     if device.type in _AUTOCAST_DEVICES:
         return torch.autocast(device.type, enabled=False)
     return contextlib.nullcontext()
-
-
-def reject_options(method: str, unknown: dict) -> None:
-    """Raise on build options a term does not know, so a typo never silently changes a run."""
-    if unknown:
-        raise ValueError(f"unknown option(s) {sorted(unknown)} for distillation method {method!r}")

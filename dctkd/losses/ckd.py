@@ -1,14 +1,18 @@
-"""SemCKD (Chen et al., AAAI 2021): cross-layer KD with semantic calibration (SPEC B.1)."""
+"""SemCKD (Chen et al., AAAI 2021): cross-layer KD with semantic calibration.
+
+See `docs/baselines.md#semckd`.
+"""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from pydantic import PositiveInt
 from torch import nn
 
-from . import register
 from .at import pool_to_smaller
-from .base import DistillTerm, Outputs, float32_math, reject_options
+from .base import DistillTerm, Outputs, float32_math
+from .catalogue import Method, Needs, Options, register
 
 
 class MLPEmbed(nn.Module):
@@ -43,7 +47,6 @@ class AAEmbed(nn.Sequential):
         )
 
 
-@register("ckd")
 class CKDLoss(DistillTerm):
     """SemCKD on taps 2..L of both networks (the original's `f[1:-1]`).
 
@@ -56,10 +59,10 @@ class CKDLoss(DistillTerm):
 
     Differences from the original, and why:
     - Train/eval mode. The original's validation called `.eval()` on this module and nothing
-      called `.train()` again, so from epoch 2 the AAEmbed BatchNorms trained on frozen
-      running statistics (SPEC H.2 item 3). This term keeps no mode of its own: as a
-      sub-module of the Distiller it is switched by `Distiller.train()` / `.eval()` together
-      with the student, and nothing in it calls `.eval()`.
+      called `.train()` again, so from epoch 2 the AAEmbed BatchNorms trained on frozen running
+      statistics (docs/deviations.md#ckd-train-mode). This term keeps no mode of its own: as a
+      sub-module of the Distiller it is switched by `Distiller.train()` / `.eval()` together with
+      the student, and nothing in it calls `.eval()`.
     - Batch size. The relation embedding's input width is the training batch size, so the
       original dropped every last partial batch. Here a batch of `B' < batch_size` samples
       has its relation rows zero-padded to `batch_size` columns: exactly the original for
@@ -110,9 +113,7 @@ class CKDLoss(DistillTerm):
         batch_size,
         factor: int = 4,
         mid_channels: int | None = None,
-        **unknown,
     ) -> CKDLoss:
-        reject_options("ckd", unknown)
         if len(student_shapes) <= cls.first_tap or len(teacher_shapes) <= cls.first_tap:
             raise ValueError(
                 f"CKD needs at least 2 taps per network; got {len(student_shapes)} student "
@@ -172,3 +173,25 @@ class CKDLoss(DistillTerm):
                 errors.append((reg(s_in) - t_in).pow(2).flatten(1).mean(1))
         errors = torch.stack(errors, 1).view(weights.shape)
         return (weights * errors).sum()
+
+
+class CKDOptions(Options):
+    factor: PositiveInt = 4
+    mid_channels: PositiveInt | None = None
+
+
+register(
+    Method(
+        name="ckd",
+        label="SemCKD",
+        colour="#17becf",
+        term=CKDLoss,
+        alpha=400.0,
+        retuned_alpha=400.0,
+        options=CKDOptions,
+        needs=Needs(full_batches=True),
+        source="Chen et al., Cross-Layer Distillation with Semantic Calibration (AAAI 2021)",
+        docs="docs/baselines.md#semckd",
+        order=6,
+    )
+)

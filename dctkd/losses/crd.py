@@ -1,4 +1,7 @@
-"""Contrastive representation distillation (Tian et al., 2020) with a momentum memory (SPEC B.1)."""
+"""Contrastive representation distillation (Tian et al., 2020) with a momentum memory.
+
+See `docs/baselines.md#crd`.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,11 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field, PositiveFloat, PositiveInt
 from torch import nn
 
-from . import register
-from .base import DistillTerm, Outputs, float32_math, reject_options
+from .base import DistillTerm, Outputs, float32_math
+from .catalogue import Method, Needs, Options, register
 
 
 class Embed(nn.Module):
@@ -42,7 +46,6 @@ def nce_loss(scores: torch.Tensor, num_samples: int, eps: float = 1e-7) -> torch
     return -(log_pos.sum() + log_neg.sum()) / scores.shape[0]
 
 
-@register("crd")
 class CRDLoss(DistillTerm):
     """CRD: NCE between student and teacher embeddings against a memory of past embeddings.
 
@@ -55,12 +58,12 @@ class CRDLoss(DistillTerm):
 
     Differences from the scene-recognition original, and why:
     - Negatives. The original built its per-class sample lists with a loop over the class
-      count instead of the samples, so only the first `num_classes` training images ever
-      served as negatives (SPEC H.2 item 2). Here, given `train_targets` (one label per
-      training index), negatives are drawn uniformly with replacement from all training
-      samples of *other classes*, which is what RepDistiller's CRD ("exact" mode) intended;
-      this also keeps same-class images from being pushed apart. Without `train_targets`
-      they are drawn uniformly from all samples other than the positive itself.
+      count instead of the samples, so only the first `num_classes` training images ever served as
+      negatives (docs/deviations.md#crd-negatives). Here, given `train_targets` (one label per
+      training index), negatives are drawn uniformly with replacement from all training samples of
+      *other classes*, which is what RepDistiller's CRD ("exact" mode) intended; this also keeps
+      same-class images from being pushed apart. Without `train_targets` they are drawn uniformly
+      from all samples other than the positive itself.
     - `K` (default 16384) is capped at `N - 1`: sampling is with replacement so a larger K
       would work, but it would only repeat samples while inflating the noise mass `K/N`.
     - Embeddings are normalised with `F.normalize` (norm clamped at 1e-12) instead of an
@@ -138,9 +141,7 @@ class CRDLoss(DistillTerm):
         nce_t: float = 0.07,
         momentum: float = 0.5,
         train_targets: Sequence[int] | torch.Tensor | None = None,
-        **unknown,
     ) -> CRDLoss:
-        reject_options("crd", unknown)
         return cls(
             student_shapes[-1][0],
             teacher_shapes[-1][0],
@@ -209,3 +210,27 @@ class CRDLoss(DistillTerm):
         for memory, v in ((self.memory_s, vs), (self.memory_t, vt)):
             mixed = memory[index] * self.momentum + v * (1.0 - self.momentum)
             memory.index_copy_(0, index, F.normalize(mixed, dim=1))
+
+
+class CRDOptions(Options):
+    feat_dim: PositiveInt = 128
+    nce_k: PositiveInt = 16384
+    nce_t: PositiveFloat = 0.07
+    momentum: float = Field(0.5, ge=0.0, lt=1.0)
+
+
+register(
+    Method(
+        name="crd",
+        label="CRD",
+        colour="#e377c2",
+        term=CRDLoss,
+        alpha=0.8,
+        retuned_alpha=1.4,
+        options=CRDOptions,
+        needs=Needs(train_targets=True),
+        source="Tian, Krishnan & Isola, Contrastive Representation Distillation (ICLR 2020)",
+        docs="docs/baselines.md#crd",
+        order=5,
+    )
+)

@@ -1,4 +1,4 @@
-"""The paper's DCT-driven attention distillation term (SPEC A.2-A.5).
+"""The paper's DCT-driven attention distillation term (docs/method.md#activation-map).
 
 Per level, both networks' activation maps become normalised spectra `D`; the term is the
 Euclidean distance between student and teacher spectra, summed over levels and averaged over
@@ -13,14 +13,15 @@ Three spectra are offered because the paper's history has two and neither is a D
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import Tensor
 
 from ..attention import activation_map, centred, normalise_by_max, normalise_min_max
 from ..dct import dct2, fft_real
-from . import register
 from .base import DistillTerm, Outputs
+from .catalogue import METHODS, Method, Needs, Options, register
 
 VARIANTS = ("v1", "v2", "dct2")
 REDUCTIONS = ("mean", "mean_kept", "none")
@@ -47,7 +48,8 @@ def spectrum(am: Tensor, variant: str = "v1") -> Tensor:
     """`(B, H, W)` activation maps -> the normalised spectra `D (B, H, W)` the loss compares.
 
     `v1`: `(S - min S) / max S` with `S = |Re FFT2(x)|`; `v2`, `dct2`: min-max of the signed
-    coefficients (SPEC A.4). A map without contrast (constant or zero) gives all zeros.
+    coefficients (docs/method.md#normalisations). A map without contrast (constant or zero) gives
+    all zeros.
     """
     s = transform(am, variant)
     if variant == "v1":
@@ -61,7 +63,8 @@ def _check_variant(variant: str) -> None:
 
 
 def _distance(d_s: Tensor, d_t: Tensor) -> Tensor:
-    """Per-sample Euclidean distance `(B, H, W), (B, H, W) -> (B,)`, not squared (SPEC A.5).
+    """Per-sample Euclidean distance `(B, H, W), (B, H, W) -> (B,)`, not squared
+    (docs/method.md#distance).
 
     `vector_norm`'s backward is zero, not `0 * inf`, where the two spectra coincide.
     """
@@ -148,9 +151,8 @@ def dct_kd_loss(
         return total.sum() / batch
 
 
-@register("dct")
 class DCTLoss(DistillTerm):
-    """DCT-driven attention distillation (SPEC A); returns the unweighted term.
+    """DCT-driven attention distillation (docs/method.md); returns the unweighted term.
 
     `variant`: `v1` (published), `v2` or `dct2`; `pred_guide`: distil only samples the teacher
     classifies correctly; `reduction`: `mean`, `mean_kept` or `none`; `levels`: which feature
@@ -197,12 +199,7 @@ class DCTLoss(DistillTerm):
         **options,
     ) -> DCTLoss:
         """Check the pair's taps line up spatially and build the term from method `options`."""
-        allowed = {"variant", "pred_guide", "reduction", "levels"}
-        unknown = sorted(set(options) - allowed)
-        if unknown:
-            raise ValueError(
-                f"unknown DCT loss options {unknown}; expected some of {sorted(allowed)}"
-            )
+        options = METHODS["dct"].parse_options(options).model_dump()
         if len(student_shapes) != len(teacher_shapes):
             raise ValueError(
                 f"DCT loss needs as many student taps as teacher taps, got "
@@ -250,3 +247,29 @@ class DCTLoss(DistillTerm):
             f"variant={self.variant!r}, pred_guide={self.pred_guide}, "
             f"reduction={self.reduction!r}, levels={self.levels}"
         )
+
+
+class DCTOptions(Options):
+    variant: Literal["v1", "v2", "dct2"] = "v1"
+    pred_guide: bool = True
+    reduction: Literal["mean", "mean_kept", "none"] = "mean"
+    levels: tuple[int, ...] | None = None
+
+
+register(
+    Method(
+        name="dct",
+        label="DCT",
+        colour="#2ca02c",
+        term=DCTLoss,
+        alpha=1.0,
+        retuned_alpha=1.0,
+        options=DCTOptions,
+        needs=Needs(taps="same_size"),
+        source="López-Cifuentes, Escudero-Viñolo, Bescós & SanMiguel, Attention-based "
+        "Knowledge Distillation in Multi-attention Tasks: The Impact of a DCT-driven Loss "
+        "(arXiv 2205.01997)",
+        docs="docs/method.md",
+        order=8,
+    )
+)

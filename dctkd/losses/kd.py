@@ -1,12 +1,12 @@
-"""Hinton knowledge distillation on logits (DistillKL, SPEC A.6)."""
+"""Hinton knowledge distillation on logits (DistillKL, docs/method.md#objective)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from . import register
-from .base import DistillTerm, Outputs, float32_math, reject_options
+from .base import DistillTerm, Outputs, float32_math
+from .catalogue import Method, Options, register
 
 
 def kd_loss(
@@ -30,7 +30,6 @@ def kd_loss(
         return kl * (t * t) / student_logits.shape[0]
 
 
-@register("kd")
 class KDLoss(DistillTerm):
     """Hinton KD as a distillation term: `kd_loss` with the term's `temperature` (default 4)."""
 
@@ -50,9 +49,7 @@ class KDLoss(DistillTerm):
         num_classes=None,
         batch_size=None,
         temperature: float = 4.0,
-        **unknown,
     ) -> KDLoss:
-        reject_options("kd", unknown)
         return cls(temperature=temperature)
 
     def distill(
@@ -63,3 +60,24 @@ class KDLoss(DistillTerm):
         index: torch.Tensor | None = None,
     ) -> torch.Tensor:
         return kd_loss(student.logits, teacher.logits, self.temperature)
+
+
+class KDOptions(Options):
+    """KD has no options of its own: its temperature is `method.temperature` (default 4)."""
+
+
+register(
+    Method(
+        name="kd",
+        label="KD",
+        colour="#ff7f0e",
+        term=KDLoss,
+        alpha=0.8,
+        retuned_alpha=0.8,
+        beta=0.1,
+        options=KDOptions,
+        source="Hinton, Vinyals & Dean, Distilling the Knowledge in a Neural Network (2015)",
+        docs="docs/baselines.md#kd",
+        order=1,
+    )
+)

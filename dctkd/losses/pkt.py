@@ -1,11 +1,15 @@
-"""Probabilistic knowledge transfer (Passalis & Tefas, 2018) on pooled embeddings (SPEC B.1)."""
+"""Probabilistic knowledge transfer (Passalis & Tefas, 2018) on pooled embeddings.
+
+See `docs/baselines.md#pkt`.
+"""
 
 from __future__ import annotations
 
 import torch
+from pydantic import PositiveFloat
 
-from . import register
-from .base import DistillTerm, Outputs, float32_math, reject_options
+from .base import DistillTerm, Outputs, float32_math
+from .catalogue import Method, Options, register
 
 
 def _similarity_distribution(x: torch.Tensor, eps: float) -> torch.Tensor:
@@ -16,7 +20,6 @@ def _similarity_distribution(x: torch.Tensor, eps: float) -> torch.Tensor:
     return sim / sim.sum(dim=1, keepdim=True)
 
 
-@register("pkt")
 class PKTLoss(DistillTerm):
     """`mean_{ij} t_ij * log((t_ij + eps) / (s_ij + eps))` over the batch similarity laws.
 
@@ -38,9 +41,7 @@ class PKTLoss(DistillTerm):
         num_classes=None,
         batch_size=None,
         eps: float = 1e-7,
-        **unknown,
     ) -> PKTLoss:
-        reject_options("pkt", unknown)
         return cls(eps=eps)
 
     def distill(
@@ -55,3 +56,24 @@ class PKTLoss(DistillTerm):
             s = _similarity_distribution(es, self.eps)
             t = _similarity_distribution(teacher.embedding.detach(), self.eps)
             return (t * torch.log((t + self.eps) / (s + self.eps))).mean()
+
+
+class PKTOptions(Options):
+    eps: PositiveFloat = 1e-7
+
+
+register(
+    Method(
+        name="pkt",
+        label="PKT",
+        colour="#9467bd",
+        term=PKTLoss,
+        alpha=30000.0,
+        retuned_alpha=54000.0,
+        options=PKTOptions,
+        source="Passalis & Tefas, Learning Deep Representations with Probabilistic Knowledge "
+        "Transfer (ECCV 2018)",
+        docs="docs/baselines.md#pkt",
+        order=3,
+    )
+)

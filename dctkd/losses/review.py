@@ -1,13 +1,17 @@
-"""ReviewKD (Chen et al., CVPR 2021): attention-based fusion and the HCL loss (SPEC B.1)."""
+"""ReviewKD (Chen et al., CVPR 2021): attention-based fusion and the HCL loss.
+
+See `docs/baselines.md#reviewkd`.
+"""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from pydantic import PositiveInt
 from torch import nn
 
-from . import register
-from .base import DistillTerm, Outputs, float32_math, reject_options
+from .base import DistillTerm, Outputs, float32_math
+from .catalogue import Method, Needs, Options, register
 
 PYRAMID = (4, 2, 1)
 
@@ -65,7 +69,6 @@ def hcl(fs: torch.Tensor, ft: torch.Tensor) -> torch.Tensor:
     return loss / total
 
 
-@register("review")
 class ReviewLoss(DistillTerm):
     """ReviewKD: student levels fused deepest-first by ABFs, each matched to the teacher's by HCL.
 
@@ -103,9 +106,7 @@ class ReviewLoss(DistillTerm):
         num_classes=None,
         batch_size=None,
         mid_channels: int | None = None,
-        **unknown,
     ) -> ReviewLoss:
-        reject_options("review", unknown)
         if len(student_shapes) != len(teacher_shapes) or not student_shapes:
             raise ValueError(
                 f"ReviewKD pairs student and teacher taps one to one; got {len(student_shapes)} "
@@ -145,3 +146,24 @@ class ReviewLoss(DistillTerm):
             ts = [t.detach() for t in self.levels(teacher)]
             outs = self.fuse(self.levels(student), [tuple(t.shape[2:]) for t in ts])
             return sum(hcl(o, t) for o, t in zip(outs, ts, strict=True))
+
+
+class ReviewOptions(Options):
+    mid_channels: PositiveInt | None = None
+
+
+register(
+    Method(
+        name="review",
+        label="ReviewKD",
+        colour="#bcbd22",
+        term=ReviewLoss,
+        alpha=1.0,
+        retuned_alpha=1.8,
+        options=ReviewOptions,
+        needs=Needs(taps="paired"),
+        source="Chen, Liu, Zhao & Jia, Distilling Knowledge via Knowledge Review (CVPR 2021)",
+        docs="docs/baselines.md#reviewkd",
+        order=7,
+    )
+)

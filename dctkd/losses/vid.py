@@ -1,4 +1,7 @@
-"""Variational information distillation (Ahn et al., 2019) as RepDistiller codes it (SPEC B.1)."""
+"""Variational information distillation (Ahn et al., 2019) as RepDistiller codes it.
+
+See `docs/baselines.md#vid`.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,12 @@ import math
 
 import torch
 import torch.nn.functional as F
+from pydantic import PositiveFloat
 from torch import nn
 
-from . import register
 from .at import pool_to_smaller
-from .base import DistillTerm, Outputs, float32_math, reject_options
+from .base import DistillTerm, Outputs, float32_math
+from .catalogue import Method, Needs, Options, register
 
 
 class VIDRegressor(nn.Module):
@@ -44,7 +48,6 @@ class VIDRegressor(nn.Module):
         return (0.5 * ((mu - ft).pow(2) / var + var.log())).mean()
 
 
-@register("vid")
 class VIDLoss(DistillTerm):
     """Sum over taps 2..L of the VID negative log-likelihood.
 
@@ -81,9 +84,7 @@ class VIDLoss(DistillTerm):
         batch_size=None,
         init_var: float = 5.0,
         eps: float = 1e-5,
-        **unknown,
     ) -> VIDLoss:
-        reject_options("vid", unknown)
         if len(student_shapes) != len(teacher_shapes) or len(student_shapes) <= cls.first_tap:
             raise ValueError(
                 f"VID needs the same number (at least 2) of student and teacher taps; got "
@@ -116,3 +117,26 @@ class VIDLoss(DistillTerm):
                 fs, ft = pool_to_smaller(fs.float(), ft.detach().float())
                 total = total + reg(fs, ft)
             return total
+
+
+class VIDOptions(Options):
+    init_var: PositiveFloat = 5.0
+    eps: PositiveFloat = 1e-5
+
+
+register(
+    Method(
+        name="vid",
+        label="VID",
+        colour="#8c564b",
+        term=VIDLoss,
+        alpha=1.0,
+        retuned_alpha=1.5,
+        options=VIDOptions,
+        needs=Needs(taps="same_size"),
+        source="Ahn et al., Variational Information Distillation for Knowledge Transfer "
+        "(CVPR 2019)",
+        docs="docs/baselines.md#vid",
+        order=4,
+    )
+)

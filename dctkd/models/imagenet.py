@@ -12,7 +12,7 @@ from torchvision.models.mobilenetv2 import InvertedResidual
 from torchvision.ops.misc import Conv2dNormActivation
 
 RESNET_TAPS = ["layer1", "layer2", "layer3", "layer4"]
-# SPEC A.1: features[:4], [4:7], [7:14], [14:] -> outputs of blocks 3, 6, 13 and 18.
+# docs/method.md#taps: features[:4], [4:7], [7:14], [14:] -> outputs of blocks 3, 6, 13 and 18.
 MOBILENET_TAPS = ["features.3", "features.6", "features.13", "features.18"]
 
 # Modules the tap graph calls whole: every tap is one of them, and hooks on them keep working.
@@ -68,8 +68,8 @@ def _fresh_head(net: nn.Module, name: str, num_classes: int) -> None:
 def build_imagenet(name: str, num_classes: int, pretrained: bool) -> nn.Module:
     """A plain torchvision classifier; with `pretrained`, ImageNet weights and a new head.
 
-    torchvision's own initialisation is SPEC C.1's (Kaiming fan_out convs, BN 1/0, MobileNetV2
-    classifier N(0, 0.01), ResNet fc PyTorch default); MobileNetV2 keeps dropout 0.2.
+    torchvision's own initialisation is docs/method.md#taps's (Kaiming fan_out convs, BN 1/0,
+    MobileNetV2 classifier N(0, 0.01), ResNet fc PyTorch default); MobileNetV2 keeps dropout 0.2.
     """
     builder = IMAGENET_SPECS[name][0]
     if not pretrained:

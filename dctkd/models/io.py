@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dctkd.files import atomic_path
 from dctkd.models.registry import build_model
 from dctkd.models.tapped import TappedModel
 
@@ -51,15 +52,8 @@ def save_model(model: nn.Module, path: str | os.PathLike, extra: dict | None = N
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     return path
 
 

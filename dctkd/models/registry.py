@@ -42,8 +42,8 @@ def model_family(name: str) -> str:
 def build_model(name: str, num_classes: int, pretrained: str | None = None) -> TappedModel:
     """A freshly initialised (or ImageNet-initialised) `TappedModel` in training mode.
 
-    `pretrained="imagenet"` loads torchvision's ImageNet-1k V1 weights (SPEC C.1) and puts a
-    new `num_classes`-way head on top; it exists only for the ImageNet family.
+    `pretrained="imagenet"` loads torchvision's ImageNet-1k V1 weights (docs/method.md#taps) and
+    puts a new `num_classes`-way head on top; it exists only for the ImageNet family.
     """
     family = model_family(name)
     num_classes = _positive_int("num_classes", num_classes)

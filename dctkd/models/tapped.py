@@ -21,8 +21,8 @@ class TappedModel(nn.Module):
     very modules of `net`; the `leaf_modules` types (the stages or blocks) are called whole, so
     hooks on them fire once per forward as usual.
 
-    The taps are the spatial stage outputs of SPEC C.1 in depth order; the pooled embedding
-    the head sees is `features[-1].mean((2, 3))`, so it is not returned separately.
+    The taps are the spatial stage outputs of docs/method.md#taps in depth order; the pooled
+    embedding the head sees is `features[-1].mean((2, 3))`, so it is not returned separately.
     """
 
     def __init__(

@@ -10,15 +10,18 @@ and the failing cell's error; finished runs stay in the store, so a re-run conti
 from __future__ import annotations
 
 import argparse
-import html
 import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from dctkd.experiments import check_data, grid, list_profiles, load_profile, unique_configs
-from dctkd.reports import default_results, project_root, read_manifests, write_json
+from dctkd.files import write_text
+
+from .grid import grid, unique_configs
+from .index import set_status, write_index
+from .notebook import default_results, project_root
+from .profile import check_data, list_profiles, load_profile
 
 KERNEL = "python3"
 
@@ -65,10 +68,16 @@ def notebook_meta(path: Path) -> dict:
     return dict(nb.metadata.get("dctkd", {}))
 
 
+def _done(store: Path, cfg) -> bool:
+    from dctkd.engine import Run
+
+    return Run(store / cfg.run_id, cfg).done
+
+
 def pretrain(profile, notebooks: Sequence[Path], store: Path, workers: int,
              log: Callable[[str], None] = print) -> int:
     """Train every run the notebooks need (teachers first); returns how many were missing."""
-    from dctkd import runs
+    from dctkd.engine import ensure_all
 
     families = []
     for nb in notebooks:
@@ -76,13 +85,13 @@ def pretrain(profile, notebooks: Sequence[Path], store: Path, workers: int,
     cells = grid(profile, families)
     check_data(profile, cells)
     cfgs = unique_configs(cells)
-    missing = [c for c in cfgs if not (store / c.run_id / runs.FINAL).is_file()]
+    missing = [c for c in cfgs if not _done(store, c)]
     log(f"[figures] {len(cfgs)} runs for {len(notebooks)} notebook(s): "
         f"{len(cfgs) - len(missing)} ready, {len(missing)} to train with {workers} worker(s)")
     if not missing:
         return 0
     start = time.monotonic()
-    runs.ensure_all(missing, store, workers=workers)
+    ensure_all(missing, store, workers=workers)
     log(f"[figures] trained {len(missing)} runs in {time.monotonic() - start:.0f} s")
     return len(missing)
 
@@ -127,11 +136,7 @@ def export_html(executed: Path) -> Path:
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
-    target = executed.with_suffix(".html")
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(body, encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    return write_text(executed.with_suffix(".html"), body)
 
 
 def build(
@@ -194,7 +199,7 @@ def _execute_all(nbs: Sequence[Path], out: Path, params: dict, html_export: bool
         while queue or running:
             while queue and len(running) < jobs and failure is None:
                 nb = queue.pop(0)
-                _set_status(out, nb.stem, "running")
+                set_status(out, nb.stem, "running")
                 log(f"[figures] {nb.stem} ...")
                 args = (str(nb), str(out), params, html_export)
                 if pool is None:
@@ -216,10 +221,10 @@ def _execute_all(nbs: Sequence[Path], out: Path, params: dict, html_export: bool
                 try:
                     seconds = fut.result()
                 except Exception as err:
-                    _set_status(out, nb.stem, "failed")
+                    set_status(out, nb.stem, "failed")
                     failure = failure or err
                     continue
-                _set_status(out, nb.stem, "ok")
+                set_status(out, nb.stem, "ok")
                 log(f"[figures] {nb.stem} done in {seconds:.0f} s")
     finally:
         if pool is not None:
@@ -228,93 +233,14 @@ def _execute_all(nbs: Sequence[Path], out: Path, params: dict, html_export: bool
         raise failure
 
 
-def _set_status(out: Path, notebook: str, state: str) -> None:
-    write_json(out / "status" / f"{notebook}.json", {"state": state, "time": time.time()})
-
-
-def read_status(out: Path) -> dict[str, str]:
-    """`{notebook: "ok" | "failed" | "running"}` of the notebooks the build has executed."""
-    import json
-
-    return {p.stem: json.loads(p.read_text())["state"]
-            for p in sorted((Path(out) / "status").glob("*.json"))}
-
-
-def write_index(out: Path, profile) -> Path:
-    """`index.html`: every report with its figures (thumbnails) and tables, with captions."""
-    import pandas as pd
-
-    status = read_status(out)
-    manifests = {m["notebook"]: m for m in read_manifests(out)}
-    for name in status:
-        manifests.setdefault(name, {"notebook": name, "figures": [], "tables": []})
-    esc = html.escape
-    parts = [
-        "<!doctype html><meta charset='utf-8'>",
-        f"<title>dctkd — {esc(profile.name)}</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
-        "figure{display:inline-block;width:330px;vertical-align:top;margin:0 1em 1em 0}"
-        "figure img{width:100%;border:1px solid #ddd}figcaption{font-size:85%}"
-        "table{border-collapse:collapse;font-size:85%;margin:.5em 0}"
-        "td,th{border:1px solid #ccc;padding:2px 6px}.failed{color:#b00}"
-        ".cap{font-size:90%;color:#333}</style>",
-        f"<h1>dctkd reports — profile <code>{esc(profile.name)}</code></h1>",
-        f"<p>{esc(profile.description)}</p>",
-        f"<p>Built {time.strftime('%Y-%m-%d %H:%M')}; runs in <code>runs/</code>.</p>",
-    ]
-    for name, m in sorted(manifests.items()):
-        state = status.get(name, "ok")
-        links = [f"<a href='notebooks/{esc(name)}.html'>report</a>",
-                 f"<a href='notebooks/{esc(name)}.ipynb'>notebook</a>"]
-        flag = "" if state == "ok" else f" <span class='failed'>({esc(state)})</span>"
-        parts.append(f"<h2 id='{esc(name)}'>{esc(m.get('title', name))}{flag}</h2>"
-                     f"<p>{' · '.join(links)}</p>")
-        for fig in m.get("figures", []):
-            files = fig["files"]
-            png = next((f for f in files if f.endswith(".png")), files[0])
-            alts = " ".join(f"<a href='{esc(f)}'>{esc(Path(f).suffix[1:])}</a>" for f in files)
-            parts.append(f"<figure><a href='{esc(png)}'><img src='{esc(png)}' "
-                         f"alt='{esc(fig['name'])}'></a><figcaption><b>{esc(fig['name'])}</b>"
-                         f" ({alts}) {esc(fig['caption'])}</figcaption></figure>")
-        for tab in m.get("tables", []):
-            files = tab["files"]
-            alts = " ".join(f"<a href='{esc(f)}'>{esc(Path(f).suffix[1:])}</a>" for f in files)
-            csv = next((f for f in files if f.endswith(".csv")), None)
-            body = ""
-            if csv and (out / csv).is_file():
-                df = pd.read_csv(out / csv)
-                body = df.head(40).to_html(index=False, na_rep="", float_format="%.2f")
-                if len(df) > 40:
-                    body += f"<p class='cap'>first 40 of {len(df)} rows</p>"
-            parts.append(f"<h3>{esc(tab['name'])} <small>({alts})</small></h3>"
-                         f"<p class='cap'>{esc(tab['caption'])}</p>{body}")
-    index = out / "index.html"
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = index.with_name(".index.html.tmp")
-    tmp.write_text("\n".join(parts) + "\n", encoding="utf-8")
-    os.replace(tmp, index)
-    return index
-
-
 def plan(profile, notebooks: Sequence[Path], store: Path) -> list[tuple[str, int, int]]:
     """`(notebook, runs needed, runs missing)` for each notebook, without training."""
-    from dctkd import runs
-
     rows = []
     for nb in notebooks:
         cfgs = unique_configs(grid(profile, notebook_meta(nb).get("families", [])))
-        missing = sum(not (store / c.run_id / runs.FINAL).is_file() for c in cfgs)
+        missing = sum(not _done(store, c) for c in cfgs)
         rows.append((nb.stem, len(cfgs), missing))
     return rows
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register `figures` on an argparse sub-command set."""
-    p = subparsers.add_parser(
-        "figures", help="regenerate every table and figure as executed notebooks",
-        description=__doc__.splitlines()[0])
-    add_arguments(p)
-    return p
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

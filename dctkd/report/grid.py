@@ -1,221 +1,23 @@
-"""Profiles and the experiment grid: which runs each notebook needs, and how it labels them.
+"""The experiment grid: which runs each notebook needs, and how it labels them.
 
-A profile (`dctkd/profiles/<name>.yaml`) is data: run settings shared by every run and per
-role (teacher, student), the datasets, the teacher→student pairs, seeds, method lists and the
-settings of each notebook family. The functions here turn it into labelled `RunConfig`s
-(`Cell`s). Two notebooks that ask for the same experiment build the same config, hence the
-same run id, so the run store trains it once and both read it.
+Each family (`main`, `alpha`, `design`, ...) turns a `Profile` into labelled `Cell`s, each
+holding the `RunConfig` of one run. Two notebooks that ask for the same experiment build the
+same config, hence the same run id, so the run store trains it once and both read it.
 """
 
 from __future__ import annotations
 
 import copy
-import math
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dctkd.config import MethodConfig, RunConfig, from_dict, to_dict
+from dctkd.losses import TEACHER_LABEL as TEACHER
+from dctkd.losses import label as method_label
+from dctkd.losses import method as catalogue_entry
 
-PROFILE_DIR = Path(__file__).with_name("profiles")
-DATA_ENV = "DCTKD_DATA"
-
-METHOD_LABELS = {
-    "none": "Baseline",
-    "kd": "KD",
-    "at": "AT",
-    "pkt": "PKT",
-    "vid": "VID",
-    "crd": "CRD",
-    "ckd": "CKD",
-    "review": "Review",
-    "dct": "DCT",
-}
-TEACHER = "Teacher"
-_TOP_KEYS = {
-    "description", "synthetic", "base", "roles", "datasets", "pairs", "seeds",
-    "teacher_seed", "methods", "plus_kd", "families",
-}
-
-
-def method_label(name: str) -> str:
-    """`"dct+kd"` → `"DCT + KD"`, `"none"` → `"Baseline"`: the row names of the paper's tables."""
-    base, _, extra = name.partition("+")
-    if base not in METHOD_LABELS or extra not in ("", "kd"):
-        raise ValueError(f"unknown method {name!r}; expected one of {sorted(METHOD_LABELS)}"
-                         " optionally followed by '+kd'")
-    return METHOD_LABELS[base] + (" + KD" if extra else "")
-
-
-def method_name(label: str) -> str:
-    """Inverse of `method_label` (`"AT + KD"` → `"at+kd"`)."""
-    base, plus, _ = label.partition(" + KD")
-    for name, text in METHOD_LABELS.items():
-        if text == base:
-            return name + ("+kd" if plus else "")
-    raise ValueError(f"unknown method label {label!r}; expected one of "
-                     f"{sorted(METHOD_LABELS.values())} optionally followed by ' + KD'")
-
-
-@dataclass(frozen=True, eq=False)
-class Profile:
-    """A loaded profile: its YAML `spec` after overrides, and where real datasets live."""
-
-    name: str
-    spec: dict
-    data_root: str | None = None
-
-    @property
-    def synthetic(self) -> bool:
-        return bool(self.spec.get("synthetic", False))
-
-    @property
-    def description(self) -> str:
-        return str(self.spec.get("description", "")).strip()
-
-    @property
-    def seeds(self) -> list[int]:
-        return list(self.spec["seeds"])
-
-    @property
-    def datasets(self) -> dict[str, dict]:
-        return self.spec["datasets"]
-
-    def family(self, name: str) -> dict:
-        fams = self.spec.get("families", {})
-        if name not in fams:
-            raise ValueError(f"profile {self.name!r} has no settings for family {name!r}; "
-                             f"it defines {sorted(fams)}")
-        return fams[name]
-
-    def pairs(self, dataset: str) -> list[tuple[str, str]]:
-        """`[(teacher, student), ...]` for `dataset` (its own list, else the profile's)."""
-        pairs = self.datasets[dataset].get("pairs", self.spec["pairs"])
-        return [(p["teacher"], p["student"]) for p in pairs]
-
-    def title(self, dataset: str) -> str:
-        return str(self.datasets[dataset].get("title", dataset))
-
-    def main_methods(self) -> list[str]:
-        """Row order of the paper's tables: baseline, methods alone, KD, methods + KD."""
-        alone = [m for m in self.spec["methods"] if m != "kd"]
-        kd = ["kd"] if "kd" in self.spec["methods"] else []
-        return ["none", *alone, *kd, *(f"{m}+kd" for m in self.spec.get("plus_kd", []))]
-
-
-def list_profiles() -> list[str]:
-    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
-
-
-def load_profile(
-    name: str, overrides: Iterable[str] | dict | None = None, data: str | None = None
-) -> Profile:
-    """Read a built-in profile (or a YAML path) and apply `dotted.key=value` overrides.
-
-    `data` is the folder holding one sub-folder per real dataset; it defaults to the
-    `DCTKD_DATA` environment variable, else the project's `data/` folder. Values of
-    overrides are parsed as YAML (`seeds=[0]`, `roles.student.optim.epochs=5`).
-    """
-    path = Path(name) if name.endswith((".yaml", ".yml")) else PROFILE_DIR / f"{name}.yaml"
-    if not path.is_file():
-        raise ValueError(f"unknown profile {name!r}; expected one of {list_profiles()} "
-                         "or the path of a profile YAML file")
-    with open(path) as fh:
-        spec = yaml.safe_load(fh) or {}
-    pairs = list(overrides.items()) if isinstance(overrides, dict) else [
-        _split_override(item) for item in (overrides or [])
-    ]
-    for key, value in pairs:
-        _set_path(spec, key, value)
-    _validate(spec, path.stem)
-    if not data:
-        from dctkd.data.scene_datasets import data_home
-
-        data = str(data_home())
-    return Profile(path.stem, spec, str(Path(data).expanduser()))
-
-
-def _split_override(item: str) -> tuple[str, Any]:
-    if "=" not in item:
-        raise ValueError(f"profile override {item!r} is not of the form key=value")
-    key, raw = item.split("=", 1)
-    return key.strip(), yaml.safe_load(raw)
-
-
-def _set_path(spec: dict, key: str, value: Any) -> None:
-    parts = key.split(".")
-    if parts[0] not in _TOP_KEYS:
-        raise ValueError(f"unknown profile key {key!r}; expected one of {sorted(_TOP_KEYS)}")
-    node = spec
-    for part in parts[:-1]:
-        part = _existing_key(node, part)
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ValueError(f"profile key {key!r}: {part!r} is a value, not a section")
-        node = child
-    node[_existing_key(node, parts[-1])] = value
-
-
-def _existing_key(node: dict, part: str) -> Any:
-    # YAML mappings such as `ks: {1: ...}` have integer keys; `ks.1` on the command line is text.
-    if part not in node and part.lstrip("-").isdigit() and int(part) in node:
-        return int(part)
-    return part
-
-
-def _validate(spec: dict, name: str) -> None:
-    unknown = set(spec) - _TOP_KEYS
-    if unknown:
-        raise ValueError(f"profile {name!r} has unknown key(s) {sorted(unknown)}; "
-                         f"expected some of {sorted(_TOP_KEYS)}")
-    for key in ("datasets", "pairs", "seeds", "methods", "families"):
-        if not spec.get(key):
-            raise ValueError(f"profile {name!r} must define a non-empty {key!r}")
-    for fam, settings in spec["families"].items():
-        for ds in settings.get("datasets", [settings.get("dataset")]):
-            if ds is not None and ds not in spec["datasets"]:
-                raise ValueError(f"profile {name!r} family {fam!r} names dataset {ds!r}; "
-                                 f"the profile defines {sorted(spec['datasets'])}")
-
-
-# ----------------------------------------------------------------------------- data roots
-
-
-def dataset_root(profile: Profile, dataset: str) -> str | None:
-    """Where `dataset` is read from: its explicit `data.root`, else `<data>/<subdir>`.
-
-    Generated datasets (no `subdir`) have no root.
-    """
-    ds = profile.datasets[dataset]
-    if ds["data"].get("root"):
-        return str(ds["data"]["root"])
-    if ds.get("subdir") is None or profile.data_root is None:
-        return None
-    return os.path.join(profile.data_root, ds["subdir"])
-
-
-def check_data(profile: Profile, cells: Iterable[Cell]) -> None:
-    """Stop before any training when a dataset the cells need has no folder on disk."""
-    for dataset in sorted({c.dataset for c in cells}):
-        ds = profile.datasets[dataset]
-        if ds.get("subdir") is None and not ds["data"].get("root"):
-            continue
-        root = dataset_root(profile, dataset)
-        if root is None:
-            raise FileNotFoundError(
-                f"dataset {profile.title(dataset)!r} needs a data folder: pass --data DIR "
-                f"(or set {DATA_ENV}) to a folder that holds {ds['subdir']}/")
-        if not os.path.isdir(root):
-            raise FileNotFoundError(
-                f"dataset {profile.title(dataset)!r} expected at {root}, which is not a "
-                f"folder; put the dataset there or point --data / {DATA_ENV} elsewhere")
-
-
-# ----------------------------------------------------------------------------- configs
+from .profile import Profile, dataset_root
 
 
 def _merge(base: dict, layer: dict | None) -> dict:
@@ -274,35 +76,13 @@ def student_config(
         return cfg
     base = method.split("+")[0]
     opts = {**profile.datasets[dataset].get("method_options", {}).get(base, {}), **(options or {})}
-    m = canonical_method(MethodConfig(name=method, alpha=alpha, options=opts))
+    m = MethodConfig(name=method, alpha=alpha, options=opts)
     return replace(cfg, teacher=teacher_config(profile, dataset, pair[0], variant), method=m)
 
 
-def canonical_method(method: MethodConfig) -> MethodConfig:
-    """Drop an alpha or option that equals the published default, so the run is shared.
-
-    `alpha=1` for DCT is the same experiment as `alpha=None`; writing it out would change the
-    config hash and train the run twice.
-    """
-    from dctkd.methods import resolve
-
-    default = resolve(MethodConfig(name=method.name))
-    alpha = method.alpha
-    if alpha is not None and default.alpha is not None and math.isclose(alpha, default.alpha):
-        alpha = None
-    defaults = dict(getattr(default, "options", None) or {})
-    options = {k: v for k, v in method.options.items() if k not in defaults or defaults[k] != v}
-    return replace(method, alpha=alpha, options=options)
-
-
-def default_alpha(method: str) -> float:
-    """The published alpha of `method` (SPEC B.1), from `dctkd.methods`."""
-    from dctkd.methods import resolve
-
-    return float(resolve(MethodConfig(name=method)).alpha)
-
-
-# ----------------------------------------------------------------------------- cells
+def default_alpha(name: str) -> float:
+    """The published alpha of method `name` (the catalogue's `Method.alpha`)."""
+    return float(catalogue_entry(name).alpha)
 
 
 @dataclass(frozen=True, eq=False)
@@ -364,14 +144,20 @@ def _student_cell(profile: Profile, family: str, dataset: str, pair: tuple[str, 
 
 
 def teachers(profile: Profile) -> list[Cell]:
-    """One teacher per dataset and pair of the main table (SPEC G1)."""
+    """One teacher per dataset and pair of the main table.
+
+    See `docs/experiments.md#teachers-and-baselines`.
+    """
     datasets = profile.spec["families"].get("teachers", profile.family("main"))["datasets"]
     return [_teacher_cell(profile, "teachers", ds, pair)
             for ds in datasets for pair in profile.pairs(ds)]
 
 
 def baselines(profile: Profile) -> list[Cell]:
-    """The students trained alone, per dataset, pair and seed (SPEC G2)."""
+    """The students trained alone, per dataset, pair and seed.
+
+    See `docs/experiments.md#teachers-and-baselines`.
+    """
     datasets = profile.family("main")["datasets"]
     return [_student_cell(profile, "baselines", ds, pair, "none", seed)
             for ds in datasets for pair in profile.pairs(ds) for seed in profile.seeds]
@@ -460,7 +246,7 @@ def _selected(profile: Profile, family: str) -> list[Cell]:
 
 
 def method(profile: Profile) -> list[Cell]:
-    """A teacher and a DCT student whose maps and spectra illustrate the method (SPEC A)."""
+    """A teacher and a DCT student whose maps and spectra illustrate the method."""
     return _selected(profile, "method")
 
 
@@ -528,10 +314,3 @@ def unique_configs(cells: Iterable[Cell]) -> list[RunConfig]:
         target = seen if cell.label == TEACHER else students
         target.setdefault(cell.run_id, cell.cfg)
     return list(seen.values()) + [c for rid, c in students.items() if rid not in seen]
-
-
-def frame(cells: Iterable[Cell]):
-    """A `pandas.DataFrame` with one row per cell (labels and run id, no metrics)."""
-    import pandas as pd
-
-    return pd.DataFrame([c.row() for c in cells])

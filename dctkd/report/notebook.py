@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
-from dctkd.experiments import Cell, Profile, check_data, grid, load_profile, unique_configs
+from dctkd.files import write_json
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
+from .grid import Cell, grid, unique_configs
+from .profile import Profile, check_data, load_profile
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the dctkd package
 
 
 def project_root() -> Path:
@@ -37,19 +38,6 @@ def data_note(profile: Profile) -> str:
         return (f"Synthetic data (profile `{profile.name}`), not the paper's datasets: the "
                 "comparison is at small scale and the numbers are not the published ones.")
     return f"Profile `{profile.name}`."
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write `data` as JSON to `path` through a temporary file renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Report:
@@ -79,7 +67,7 @@ class Report:
         self.workers = workers
         self._manifest = {
             "notebook": notebook,
-            "title": title or notebook,
+            "title": title or notebook_title(notebook),
             "profile": self.profile.name,
             "started": time.strftime("%Y-%m-%d %H:%M:%S"),
             "figures": [],
@@ -95,13 +83,13 @@ class Report:
 
     def ensure(self, cells: Sequence[Cell]) -> dict:
         """`{run_id: Run}` for every cell, training the missing runs (teachers first)."""
-        from dctkd import runs
+        from dctkd.engine import Run, ensure_all
 
         check_data(self.profile, cells)
         cfgs = unique_configs(cells)
-        missing = [c for c in cfgs if not (self.store / c.run_id / runs.FINAL).is_file()]
+        missing = [c for c in cfgs if not Run(self.store / c.run_id, c).done]
         print(f"{len(cfgs)} runs: {len(cfgs) - len(missing)} ready, {len(missing)} to train")
-        done = runs.ensure_all(cfgs, self.store, workers=self.workers)
+        done = ensure_all(cfgs, self.store, workers=self.workers)
         return {r.config.run_id: r for r in done}
 
     def caption(self, text: str) -> str:
@@ -109,7 +97,7 @@ class Report:
 
     def figure(self, fig, name: str, caption: str) -> list[Path]:
         """Save `fig` as PNG and PDF under `figures/`, with its caption in the manifest."""
-        from dctkd.plots import save_figure
+        from .style import save_figure
 
         paths = save_figure(fig, name, self.figures)
         self._record("figures", name, self.caption(caption), paths)
@@ -117,7 +105,7 @@ class Report:
 
     def table(self, df, name: str, caption: str, **kwargs) -> list[Path]:
         """Save `df` as CSV and Markdown under `tables/`, the caption heading the Markdown."""
-        from dctkd.plots import save_table
+        from .style import save_table
 
         full = self.caption(caption)
         paths = save_table(df, name, self.tables, caption=full, **kwargs)
@@ -138,28 +126,13 @@ class Report:
         write_json(manifest_path(self.out, self.notebook), self._manifest)
 
 
-def dataset(cfg, split: str = "test"):
-    """The un-augmented `split` of a run's dataset, as that run saw it (same hold-out seed)."""
-    from dctkd.data import build_dataset
-
-    d = cfg.data
-    return build_dataset(d.name, split, d.root, options=d.options, augment=False,
-                         val_fraction=d.val_fraction, seed=cfg.seed)
-
-
-def display_image(ds, cfg, i: int):
-    """Sample `i` of `ds` as uint8 `(3, H, W)` for display: stored pixels, else un-normalised."""
-    import torch
-
-    from dctkd.data import dataset_info
-
-    if hasattr(ds, "raw_image"):
-        return ds.raw_image(i)
-    image, _ = ds[i]
-    info = dataset_info(cfg.data.name, cfg.data.options, cfg.data.root)
-    mean = torch.tensor(info.mean).view(3, 1, 1)
-    std = torch.tensor(info.std).view(3, 1, 1)
-    return (image * std + mean).clamp(0, 1).mul(255).round().to(torch.uint8)
+def notebook_title(notebook: str) -> str:
+    """The `dctkd.title` of `notebooks/<notebook>.ipynb`'s metadata, else the name itself."""
+    path = project_root() / "notebooks" / f"{notebook}.ipynb"
+    if not path.is_file():
+        return notebook
+    meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    return str(meta.get("dctkd", {}).get("title", notebook))
 
 
 def manifest_path(out: Path, notebook: str) -> Path:

@@ -13,7 +13,13 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from dctkd.experiments import TEACHER, Cell, method_label
+from dctkd.losses import TEACHER_LABEL as TEACHER
+from dctkd.losses import label as method_label
+from dctkd.losses.catalogue import name_of
+
+from .grid import Cell
+
+BASELINE = method_label("none")
 
 METRICS = ("top1", "top5", "mca")
 METRIC_NAMES = {"top1": "Top-1", "top5": "Top-5", "mca": "MCA"}
@@ -21,14 +27,18 @@ SELECTIONS = {"best": "val-selected", "last": "last epoch"}
 
 
 def published_results() -> pd.DataFrame:
-    """SPEC F.1–F.3: `dataset, teacher, student, method, metric, value, source`."""
-    with resources.files("dctkd").joinpath("paper/results.csv").open() as fh:
+    """The published Top-1 tables: `dataset, teacher, student, method, metric, value, source`.
+
+    `method` is the catalogue name (`teacher`, `none`, `dct+kd`, ...).
+    """
+    with resources.files("dctkd.report").joinpath("paper/results.csv").open() as fh:
         return pd.read_csv(fh)
 
 
 def published_alpha() -> pd.DataFrame:
-    """SPEC F.4: `alpha` (the baseline row has alpha `baseline`), `top1`, `top5`, `mca`."""
-    with resources.files("dctkd").joinpath("paper/alpha_ablation.csv").open() as fh:
+    """docs/experiments.md#alpha-ablation: `alpha` (the baseline row has alpha `baseline`), `top1`,
+    `top5`, `mca`."""
+    with resources.files("dctkd.report").joinpath("paper/alpha_ablation.csv").open() as fh:
         return pd.read_csv(fh, dtype={"alpha": str})
 
 
@@ -89,17 +99,6 @@ def mean_std(values: Sequence[float], digits: int = 2) -> str:
     return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
 
 
-def summarise(df: pd.DataFrame, by: Sequence[str], metrics: Sequence[str] = METRICS
-              ) -> pd.DataFrame:
-    """`<metric>_mean`, `<metric>_std` (sample std; 0 for one seed) and `n` per group."""
-    g = df.groupby(list(by), sort=False, dropna=False)
-    out = g[list(metrics)].agg(["mean", "std"])
-    out.columns = [f"{m}_{s}" for m, s in out.columns]
-    out = out.fillna({f"{m}_std": 0.0 for m in metrics})
-    out["n"] = g.size()
-    return out.reset_index()
-
-
 def _ordered(labels: Iterable[str], order: Sequence[str]) -> list[str]:
     labels = list(dict.fromkeys(labels))
     return [x for x in order if x in labels] + [x for x in labels if x not in order]
@@ -113,7 +112,8 @@ def label_order(methods: Sequence[str]) -> list[str]:
 def main_table(df: pd.DataFrame, dataset: str, order: Sequence[str],
                metrics: Sequence[str] = METRICS, selections: Sequence[str] = ("best", "last"),
                published: str | None = None) -> pd.DataFrame:
-    """SPEC F.1–F.3 for one dataset: a row per method, per pair a column per metric.
+    """docs/experiments.md#main-tables for one dataset: a row per method, per pair a column per
+    metric.
 
     Cells are `mean ± std` over seeds. With `published` (the dataset's name in
     `results.csv`) a `published Top-1` column follows each pair's columns.
@@ -136,7 +136,7 @@ def main_table(df: pd.DataFrame, dataset: str, order: Sequence[str],
                       & (pub.student == student) & (pub.metric == "top1")]
             lookup = dict(zip(sel["method"], sel["value"], strict=True))
             col = f"{pair}: published Top-1" if multi_pair else "published Top-1"
-            table[col] = [_num(lookup.get(label)) for label in table["method"]]
+            table[col] = [_num(lookup.get(name_of(label))) for label in table["method"]]
     seeds = part[part["label"] != TEACHER].groupby("label")["seed"].nunique()
     table.insert(1, "seeds", [int(seeds.get(x, 1)) for x in table["method"]])
     return table
@@ -162,7 +162,7 @@ def models_table(df: pd.DataFrame, datasets: Mapping[str, str | None] | None = N
         name = (datasets or {}).get(ds)
         if pub is not None and name:
             key = "teacher" if label == TEACHER else "student"
-            sel = pub[(pub.dataset == name) & (pub[key] == model) & (pub.method == label)]
+            sel = pub[(pub.dataset == name) & (pub[key] == model) & (pub.method == name_of(label))]
             row["published Top-1"] = " / ".join(_num(v) for v in dict.fromkeys(sel["value"]))
         rows.append(row)
     return pd.DataFrame(rows)
@@ -173,9 +173,10 @@ def _num(x) -> str:
 
 
 def alpha_table(df: pd.DataFrame, published: bool = False) -> pd.DataFrame:
-    """SPEC F.4: a row per alpha (and the baseline), metrics `mean ± std`, published beside."""
+    """docs/experiments.md#alpha-ablation: a row per alpha (and the baseline), metrics `mean ±
+    std`, published beside."""
     rows = []
-    base = df[df["label"] == "Baseline"]
+    base = df[df["label"] == BASELINE]
     sweep = df[df["param"] == "alpha"]
     pub = published_alpha().set_index("alpha") if published else None
     entries = [("baseline", base)] + [(a, sweep[sweep["value"] == a])
@@ -204,7 +205,7 @@ def published_alpha_frame() -> pd.DataFrame:
     return pub.assign(alpha=pub["alpha"].astype(float))[["alpha", *METRICS]]
 
 
-def reference(df: pd.DataFrame, label: str = "Baseline") -> dict[str, float]:
+def reference(df: pd.DataFrame, label: str = BASELINE) -> dict[str, float]:
     """Mean of each metric over the seeds of the `label` rows (a horizontal reference line)."""
     sub = df[df["label"] == label]
     return {m: float(sub[m].mean()) for m in METRICS} if len(sub) else {}
@@ -227,9 +228,9 @@ def design_table(df: pd.DataFrame, groups: Sequence[str]) -> pd.DataFrame:
                 row[METRIC_NAMES[m]] = mean_std(sub[m])
             row["Δ Top-1 vs default"] = f"{sub['top1'].mean() - default:+.2f}"
             rows.append(row)
-    base = df[df["label"] == "Baseline"]
+    base = df[df["label"] == BASELINE]
     if len(base):
-        row = {"ablation": "reference", "setting": "no distillation", "method": "Baseline",
+        row = {"ablation": "reference", "setting": "no distillation", "method": BASELINE,
                "seeds": len(base), **{METRIC_NAMES[m]: mean_std(base[m]) for m in METRICS},
                "Δ Top-1 vs default": ""}
         rows.append(row)
@@ -281,7 +282,7 @@ def final_val_table(curves: Mapping[str, Sequence[pd.DataFrame]], column: str = 
     rows = []
     for name, frames in curves.items():
         rows.append({
-            "method": "Teacher" if name == "teacher" else method_label(name),
+            "method": method_label(name),
             "seeds": len(frames),
             "best val Top-1": mean_std([f[column].max() for f in frames]),
             "epoch of best": mean_std([float(f.loc[f[column].idxmax(), "epoch"])

@@ -1,0 +1,78 @@
+"""`index.html`: every executed report with its figures (thumbnails) and tables, and the
+state of each notebook of the last build (`status/<notebook>.json`)."""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from pathlib import Path
+
+from dctkd.files import write_json, write_text
+
+from .notebook import read_manifests
+
+
+def set_status(out: Path, notebook: str, state: str) -> None:
+    write_json(out / "status" / f"{notebook}.json", {"state": state, "time": time.time()})
+
+
+def read_status(out: Path) -> dict[str, str]:
+    """`{notebook: "ok" | "failed" | "running"}` of the notebooks the build has executed."""
+    return {p.stem: json.loads(p.read_text())["state"]
+            for p in sorted((Path(out) / "status").glob("*.json"))}
+
+
+def write_index(out: Path, profile) -> Path:
+    """`index.html`: every report with its figures (thumbnails) and tables, with captions."""
+    import pandas as pd
+
+    status = read_status(out)
+    manifests = {m["notebook"]: m for m in read_manifests(out)}
+    for name in status:
+        manifests.setdefault(name, {"notebook": name, "figures": [], "tables": []})
+    esc = html.escape
+    parts = [
+        "<!doctype html><meta charset='utf-8'>",
+        f"<title>dctkd — {esc(profile.name)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
+        "figure{display:inline-block;width:330px;vertical-align:top;margin:0 1em 1em 0}"
+        "figure img{width:100%;border:1px solid #ddd}figcaption{font-size:85%}"
+        "table{border-collapse:collapse;font-size:85%;margin:.5em 0}"
+        "td,th{border:1px solid #ccc;padding:2px 6px}.failed{color:#b00}"
+        ".cap{font-size:90%;color:#333}</style>",
+        f"<h1>dctkd reports — profile <code>{esc(profile.name)}</code></h1>",
+        f"<p>{esc(profile.description)}</p>",
+        f"<p>Built {time.strftime('%Y-%m-%d %H:%M')}; runs in <code>runs/</code>.</p>",
+    ]
+    for name, m in sorted(manifests.items()):
+        state = status.get(name, "ok")
+        links = [f"<a href='notebooks/{esc(name)}.html'>report</a>",
+                 f"<a href='notebooks/{esc(name)}.ipynb'>notebook</a>"]
+        flag = "" if state == "ok" else f" <span class='failed'>({esc(state)})</span>"
+        parts.append(f"<h2 id='{esc(name)}'>{esc(m.get('title', name))}{flag}</h2>"
+                     f"<p>{' · '.join(links)}</p>")
+        for fig in m.get("figures", []):
+            files = fig["files"]
+            png = next((f for f in files if f.endswith(".png")), files[0])
+            alts = " ".join(f"<a href='{esc(f)}'>{esc(Path(f).suffix[1:])}</a>" for f in files)
+            parts.append(f"<figure><a href='{esc(png)}'><img src='{esc(png)}' "
+                         f"alt='{esc(fig['name'])}'></a><figcaption><b>{esc(fig['name'])}</b>"
+                         f" ({alts}) {esc(fig['caption'])}</figcaption></figure>")
+        for tab in m.get("tables", []):
+            files = tab["files"]
+            alts = " ".join(f"<a href='{esc(f)}'>{esc(Path(f).suffix[1:])}</a>" for f in files)
+            csv = next((f for f in files if f.endswith(".csv")), None)
+            body = ""
+            if csv and (out / csv).is_file():
+                df = pd.read_csv(out / csv)
+                body = df.head(40).to_html(index=False, na_rep="", float_format="%.2f")
+                if len(df) > 40:
+                    body += f"<p class='cap'>first 40 of {len(df)} rows</p>"
+            parts.append(f"<h3>{esc(tab['name'])} <small>({alts})</small></h3>"
+                         f"<p class='cap'>{esc(tab['caption'])}</p>{body}")
+    out.mkdir(parents=True, exist_ok=True)
+    return write_text(out / "index.html", "\n".join(parts) + "\n")
+
+
+__all__ = ["read_status", "set_status", "write_index"]

@@ -1,0 +1,202 @@
+"""Profiles: what a report trains, as data (`dctkd/report/profiles/<name>.yaml`).
+
+A profile holds run settings shared by every run and per role (teacher, student), the
+datasets, the teacher→student pairs, seeds, the method lists and the settings of each
+notebook family. `load_profile` reads one, applies `key=value` overrides and checks every
+method and dataset name against the catalogues, so a typo stops before anything trains.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dctkd.data import dataset as dataset_entry
+from dctkd.losses import method_names
+
+PROFILE_DIR = Path(__file__).with_name("profiles")
+DATA_ENV = "DCTKD_DATA"
+_TOP_KEYS = {
+    "description", "synthetic", "base", "roles", "datasets", "pairs", "seeds",
+    "teacher_seed", "methods", "plus_kd", "families",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Profile:
+    """A loaded profile: its YAML `spec` after overrides, and where real datasets live."""
+
+    name: str
+    spec: dict
+    data_root: str | None = None
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.spec.get("synthetic", False))
+
+    @property
+    def description(self) -> str:
+        return str(self.spec.get("description", "")).strip()
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.spec["seeds"])
+
+    @property
+    def datasets(self) -> dict[str, dict]:
+        return self.spec["datasets"]
+
+    def family(self, name: str) -> dict:
+        fams = self.spec.get("families", {})
+        if name not in fams:
+            raise ValueError(f"profile {self.name!r} has no settings for family {name!r}; "
+                             f"it defines {sorted(fams)}")
+        return fams[name]
+
+    def pairs(self, dataset: str) -> list[tuple[str, str]]:
+        """`[(teacher, student), ...]` for `dataset` (its own list, else the profile's)."""
+        pairs = self.datasets[dataset].get("pairs", self.spec["pairs"])
+        return [(p["teacher"], p["student"]) for p in pairs]
+
+    def title(self, dataset: str) -> str:
+        """The dataset's title: the profile's own, else the catalogue's."""
+        ds = self.datasets[dataset]
+        return str(ds.get("title") or dataset_entry(ds["data"]["name"]).title)
+
+    def subdir(self, dataset: str) -> str | None:
+        """Folder of `dataset` under the data home: the profile's own, else the catalogue's."""
+        ds = self.datasets[dataset]
+        return ds["subdir"] if "subdir" in ds else dataset_entry(ds["data"]["name"]).subdir
+
+    def published(self, dataset: str) -> str | None:
+        """The dataset's name in the published tables (None if the paper has none)."""
+        ds = self.datasets[dataset]
+        return ds["published"] if "published" in ds else dataset_entry(
+            ds["data"]["name"]).published
+
+    def main_methods(self) -> list[str]:
+        """Row order of the paper's tables: baseline, methods alone, KD, methods + KD."""
+        alone = [m for m in self.spec["methods"] if m != "kd"]
+        kd = ["kd"] if "kd" in self.spec["methods"] else []
+        return ["none", *alone, *kd, *(f"{m}+kd" for m in self.spec.get("plus_kd", []))]
+
+
+def list_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+
+
+def load_profile(
+    name: str, overrides: Iterable[str] | dict | None = None, data: str | None = None
+) -> Profile:
+    """Read a built-in profile (or a YAML path) and apply `dotted.key=value` overrides.
+
+    `data` is the folder holding one sub-folder per real dataset; it defaults to the
+    `DCTKD_DATA` environment variable, else the project's `data/` folder. Values of
+    overrides are parsed as YAML (`seeds=[0]`, `roles.student.optim.epochs=5`).
+    """
+    path = Path(name) if name.endswith((".yaml", ".yml")) else PROFILE_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ValueError(f"unknown profile {name!r}; expected one of {list_profiles()} "
+                         "or the path of a profile YAML file")
+    with open(path) as fh:
+        spec = yaml.safe_load(fh) or {}
+    pairs = list(overrides.items()) if isinstance(overrides, dict) else [
+        _split_override(item) for item in (overrides or [])
+    ]
+    for key, value in pairs:
+        _set_path(spec, key, value)
+    _validate(spec, path.stem)
+    if not data:
+        from dctkd.data import data_home
+
+        data = str(data_home())
+    return Profile(path.stem, spec, str(Path(data).expanduser()))
+
+
+def _split_override(item: str) -> tuple[str, Any]:
+    if "=" not in item:
+        raise ValueError(f"profile override {item!r} is not of the form key=value")
+    key, raw = item.split("=", 1)
+    return key.strip(), yaml.safe_load(raw)
+
+
+def _set_path(spec: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    if parts[0] not in _TOP_KEYS:
+        raise ValueError(f"unknown profile key {key!r}; expected one of {sorted(_TOP_KEYS)}")
+    node = spec
+    for part in parts[:-1]:
+        part = _existing_key(node, part)
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ValueError(f"profile key {key!r}: {part!r} is a value, not a section")
+        node = child
+    node[_existing_key(node, parts[-1])] = value
+
+
+def _existing_key(node: dict, part: str) -> Any:
+    # YAML mappings such as `ks: {1: ...}` have integer keys; `ks.1` on the command line is text.
+    if part not in node and part.lstrip("-").isdigit() and int(part) in node:
+        return int(part)
+    return part
+
+
+def _validate(spec: dict, name: str) -> None:
+    unknown = set(spec) - _TOP_KEYS
+    if unknown:
+        raise ValueError(f"profile {name!r} has unknown key(s) {sorted(unknown)}; "
+                         f"expected some of {sorted(_TOP_KEYS)}")
+    for key in ("datasets", "pairs", "seeds", "methods", "families"):
+        if not spec.get(key):
+            raise ValueError(f"profile {name!r} must define a non-empty {key!r}")
+    known = set(method_names(plus_kd=False))
+    for key in ("methods", "plus_kd"):
+        bad = [m for m in spec.get(key) or [] if m not in known or m == "none"]
+        if bad:
+            raise ValueError(f"profile {name!r} {key} names unknown method(s) {bad}; expected "
+                             f"some of {sorted(known - {'none'})}")
+    for key, ds in spec["datasets"].items():
+        if not isinstance(ds, dict) or not isinstance(ds.get("data"), dict):
+            raise ValueError(f"profile {name!r} dataset {key!r} needs a 'data' section")
+        dataset_entry(ds["data"].get("name", "scenes"))
+    for fam, settings in spec["families"].items():
+        for ds in settings.get("datasets", [settings.get("dataset")]):
+            if ds is not None and ds not in spec["datasets"]:
+                raise ValueError(f"profile {name!r} family {fam!r} names dataset {ds!r}; "
+                                 f"the profile defines {sorted(spec['datasets'])}")
+
+
+def dataset_root(profile: Profile, dataset: str) -> str | None:
+    """Where `dataset` is read from: its explicit `data.root`, else `<data>/<subdir>`.
+
+    Generated datasets (no `subdir`) have no root.
+    """
+    ds = profile.datasets[dataset]
+    if ds["data"].get("root"):
+        return str(ds["data"]["root"])
+    subdir = profile.subdir(dataset)
+    if subdir is None or profile.data_root is None:
+        return None
+    return os.path.join(profile.data_root, subdir)
+
+
+def check_data(profile: Profile, cells: Iterable) -> None:
+    """Stop before any training when a dataset the cells need has no folder on disk."""
+    for dataset in sorted({c.dataset for c in cells}):
+        ds = profile.datasets[dataset]
+        if profile.subdir(dataset) is None and not ds["data"].get("root"):
+            continue
+        root = dataset_root(profile, dataset)
+        if root is None:
+            raise FileNotFoundError(
+                f"dataset {profile.title(dataset)!r} needs a data folder: pass --data DIR "
+                f"(or set {DATA_ENV}) to a folder that holds {profile.subdir(dataset)}/")
+        if not os.path.isdir(root):
+            raise FileNotFoundError(
+                f"dataset {profile.title(dataset)!r} expected at {root}, which is not a "
+                f"folder; put the dataset there or point --data / {DATA_ENV} elsewhere")

@@ -1,0 +1,77 @@
+# ---
+# jupyter:
+#   dctkd:
+#     families:
+#     - attention
+#     outputs:
+#       figures:
+#       - embeddings_tsne
+#       tables:
+#       - embeddings_silhouette
+#     title: 'Embeddings: t-SNE and silhouette per model'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Embeddings: t-SNE and silhouette per model
+#
+# How cleanly each network separates the classes in the vector its classifier reads
+# (the pooled last-stage features): a t-SNE of the first `n_samples` test images for the
+# teacher and the students of one seed, coloured by true class, and the **silhouette score** of
+# the embeddings themselves (Euclidean, grouped by true class: near 1 for tight, separated
+# clusters, near 0 for overlapping ones), mean ± std over seeds. The t-SNE picture is for the
+# eye; the score is computed before it.
+
+# %% tags=["parameters"]
+profile = "quick"  # smoke | quick | paper, or the path of a profile YAML
+results = None  # output folder (None: results/<profile> in the project)
+data = None  # folder with one sub-folder per real dataset (None: $DCTKD_DATA)
+overrides = []  # profile overrides, as given to `dctkd figures --set`
+workers = 1  # training processes for runs this notebook still has to train
+seed = None  # seed of the students in the t-SNE figure (None: the smallest)
+n_samples = 300  # first test images embedded
+tsne_seed = 0  # seed of the t-SNE layout
+
+# %%
+# %matplotlib inline
+from dctkd import analysis
+from dctkd.report import Report, image_figures, study
+
+R = Report("12_embeddings", profile, results, data, overrides, workers)
+P = R.profile
+print(P.description)
+
+# %%
+cells = R.cells("attention")
+runs = R.ensure(cells)
+members = study.load(cells, runs)
+teacher_cell = next(c for c in cells if c.label == "Teacher")
+print("models:", ", ".join(f"{m.label} (seed {m.seed})" for m in members))
+shown_seed = seed if seed is not None else min(m.seed for m in analysis.students(members))
+models = analysis.one_seed(members, shown_seed)
+
+# %%
+samples = analysis.first_samples(teacher_cell.cfg, n_samples)
+points, scores, labels = analysis.tsne_points(models, samples, seed=tsne_seed)
+fig = image_figures.tsne_plot(points, labels, scores, samples.classes)
+R.figure(
+    fig,
+    "embeddings_tsne",
+    f"t-SNE of the penultimate features of the first {len(samples)} test images, coloured "
+    f"by true class (students of seed {shown_seed}); the silhouette score in each title "
+    "is computed on the features, not on the picture.",
+)
+
+# %%
+sil = analysis.silhouette_frame(members, samples)
+table = study.silhouette_table(sil)
+R.table(
+    table,
+    "embeddings_silhouette",
+    f"Silhouette score of the penultimate features of the first {len(samples)} test "
+    "images, grouped by true class (Euclidean), mean ± std over seeds.",
+)
+table
