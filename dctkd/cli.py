@@ -2,21 +2,27 @@
 
 Each command is a pair `(add_arguments(parser), run(args) -> exit code)` in `COMMANDS`, or the
 name of a module defining those two functions, imported only when its command runs. A bad
-configuration stops with one line on stderr and exit code 2, before any training.
+configuration stops with one line on stderr and exit code 2, before any training; so does
+any other user error (a path, a damaged file, a full disk). A run or notebook that fails
+exits with 1. `--debug` (before or after the command) shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import math
 import os
 import sys
 import typing
+import warnings
 from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 
 from .config import RunConfig, apply_overrides, dump_yaml, load_yaml
+from .errors import one_line
 
 
 def config_keys(cls: type = RunConfig, prefix: str = "") -> list[tuple[str, str, object]]:
@@ -58,16 +64,10 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 
 def _resolve(args: argparse.Namespace, overrides: list[str]) -> RunConfig:
-    """The config from `--config` and the overrides; any problem is a ConfigError."""
-    import yaml
-
-    from .engine import ConfigError
-
-    try:
-        cfg = load_yaml(args.config) if args.config else RunConfig()
-        return apply_overrides(cfg, overrides)
-    except (ValueError, TypeError, yaml.YAMLError) as err:
-        raise ConfigError(f"{args.config}: {err}" if args.config else str(err)) from err
+    """The config from `--config` and the overrides; a problem is a ConfigError naming the
+    file or the command line, whichever holds it."""
+    cfg = load_yaml(args.config) if args.config else RunConfig()
+    return apply_overrides(cfg, overrides)
 
 
 def _store(args: argparse.Namespace) -> str:
@@ -90,18 +90,38 @@ def train_command(args: argparse.Namespace) -> int:
     if args.print_config:
         print(f"# run_id: {cfg.run_id}\n{dump_yaml(cfg)}", end="")
         return 0
-    check(cfg)
+    check(cfg, _store(args))
     main_rank = os.environ.get("RANK", "0") == "0"
     if main_rank:
         print(f"run {run_path(cfg, _store(args))}", file=sys.stderr)
     run = ensure(cfg, _store(args))
     if not main_rank:
         return 0
-    final = run.metrics()
-    summary = {w: {k: round(final[w][k], 3) for k in ("top1", "top5", "mca")}
-               for w in ("best", "last")}
-    print(json.dumps({"run": str(run.path), "best_epoch": final["best_epoch"], **summary}))
+    summary = _summary(run.metrics())
+    print(json.dumps({"run": str(run.path), **summary}))
+    if summary.get("diverged_epoch"):
+        print(f"dctkd train: warning: {_diverged(summary)}", file=sys.stderr)
     return 0
+
+
+def _summary(final: dict) -> dict:
+    """`best_epoch`, `diverged_epoch` (if any) and Top-1/Top-5/MCA of both checkpoints; null
+    where a checkpoint has no metrics."""
+    out = {"best_epoch": final["best_epoch"]}
+    if final.get("diverged_epoch"):
+        out["diverged_epoch"] = final["diverged_epoch"]
+    for which in ("best", "last"):
+        values = {k: final[which][k] for k in ("top1", "top5", "mca")}
+        out[which] = {k: None if math.isnan(v) else round(v, 3) for k, v in values.items()}
+    return out
+
+
+def _diverged(summary: dict) -> str:
+    epoch, best = summary["diverged_epoch"], summary["best_epoch"]
+    kept = (f"best and its metrics are epoch {best}, before the divergence" if best
+            else "there is no usable checkpoint and no metrics")
+    return (f"training diverged (non-finite loss) in epoch {epoch}; {kept} (lower optim.lr "
+            "or method.alpha)")
 
 
 def evaluate_arguments(p: argparse.ArgumentParser) -> None:
@@ -121,7 +141,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from torch.utils.data import DataLoader
 
     from .data import build_dataset
-    from .engine import ConfigError, Run, run_path
+    from .engine import Run, run_path
     from .engine.evaluate import evaluate, scalars
     from .engine.runtime import amp_dtype, pick_device
 
@@ -130,17 +150,15 @@ def evaluate_command(args: argparse.Namespace) -> int:
     else:
         run = Run(run_path(_resolve(args, args.target), _store(args)))
     if not run.done:
-        raise FileNotFoundError(f"{run.path} has no final.json: train the run first")
+        raise FileNotFoundError(f"{run.path} has no readable final.json: train the run first "
+                                "(the same `dctkd train` command finishes it)")
     cfg = run.config
-    try:
-        data = build_dataset(cfg.data.name, args.split, args.root or cfg.data.root,
-                             options=dict(cfg.data.options), augment=False,
-                             val_fraction=cfg.data.val_fraction,
-                             train_size=cfg.data.train_size, seed=cfg.seed)
-    except ValueError as err:
-        raise ConfigError(str(err)) from err
     device = pick_device(args.device)
     model = run.load_model(args.which).to(device)
+    data = build_dataset(cfg.data.name, args.split, args.root or cfg.data.root,
+                         options=dict(cfg.data.options), augment=False,
+                         val_fraction=cfg.data.val_fraction,
+                         train_size=cfg.data.train_size, seed=cfg.seed)
     loader = DataLoader(data, cfg.optim.eval_batch_size, shuffle=False,
                         pin_memory=device.type == "cuda")
     with torch.inference_mode():
@@ -149,11 +167,15 @@ def evaluate_command(args: argparse.Namespace) -> int:
                           amp_dtype=amp_dtype(cfg.runtime.amp, device))
     out = {"run": str(run.path), "split": args.split, "which": args.which,
            "ten_crop": args.ten_crop, **scalars(result)}
+    print(json.dumps(out))
     from .files import write_text
 
     name = f"eval_{args.split}_{args.which}{'_tencrop' if args.ten_crop else ''}.json"
-    write_text(run.path / name, json.dumps(out, indent=2))
-    print(json.dumps(out))
+    try:
+        write_text(run.path / name, json.dumps(out, indent=2))
+    except OSError as err:
+        print(f"dctkd evaluate: warning: the result above is not saved: {run.path} cannot be "
+              f"written ({err.strerror or err})", file=sys.stderr)
     return 0
 
 
@@ -162,6 +184,7 @@ COMMANDS: dict[str, Command | str] = {
     "train": (train_arguments, train_command),
     "evaluate": (evaluate_arguments, evaluate_command),
     "figures": "dctkd.report.build",
+    "fetch-weights": "dctkd.report.fetch_weights",
 }
 
 
@@ -182,8 +205,11 @@ def _available() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `dctkd` script; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    debug = bool(argv) and argv[0] == "--debug"
+    argv = argv[1:] if debug else argv
     names = _available()
-    usage = f"usage: dctkd {{{','.join(names)}}} ... (dctkd <command> --help for details)"
+    usage = (f"usage: dctkd [--debug] {{{','.join(names)}}} ... (dctkd <command> --help for "
+             "details)")
     if not argv or argv[0] in ("-h", "--help"):
         print(usage, file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
@@ -198,19 +224,47 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error instead of its one line")
     args = parser.parse_args(argv[1:])
-    from .engine import ConfigError
+    with _one_line_warnings(name):
+        try:
+            return int(run(args) or 0)
+        except KeyboardInterrupt:
+            print(f"dctkd {name}: interrupted; the same command resumes", file=sys.stderr)
+            return 130
+        except Exception as err:
+            code = exit_code(err)
+            if debug or args.debug or code is None:
+                raise
+            print(f"dctkd {name}: error: {one_line(err)}", file=sys.stderr)
+            return code
 
-    try:
-        return int(run(args) or 0)
-    except (ConfigError, FileNotFoundError) as err:
-        print(f"dctkd {name}: error: {_one_line(err)}", file=sys.stderr)
+
+def exit_code(err: BaseException) -> int | None:
+    """2 for a user error (a config, a path, a file, the disk), 1 for a run or a notebook that
+    failed, None for anything else: a bug, shown with its traceback."""
+    import yaml
+
+    from .errors import RunFailed
+
+    if isinstance(err, RunFailed) or type(err).__name__ == "OutOfMemoryError":
+        return 1
+    if isinstance(err, (ValueError, OSError, yaml.YAMLError)):
         return 2
+    return None
 
 
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip().strip("'\"")
-    return " ".join(text.split())
+@contextlib.contextmanager
+def _one_line_warnings(name: str):
+    """Warnings print as `dctkd <command>: warning: ...`, one line each, while a command runs."""
+    before = warnings.formatwarning
+    warnings.formatwarning = lambda message, *_, **__: (
+        f"dctkd {name}: warning: {' '.join(str(message).split())}\n")
+    try:
+        yield
+    finally:
+        warnings.formatwarning = before
 
 
 if __name__ == "__main__":

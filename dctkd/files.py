@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,43 @@ def write_json(path: str | os.PathLike, data: Any, indent: int | None = 2) -> Pa
     return write_text(path, json.dumps(data, indent=indent) + "\n")
 
 
+def torch_save(obj: Any, path: str | os.PathLike) -> Path:
+    """`torch.save(obj, path)` whole or not at all; a refused write is an OSError naming `path`.
+
+    torch reports a full disk as `enforce fail at inline_container.cc`, which names neither
+    the file nor the cause.
+    """
+    import torch
+
+    with atomic_path(path) as tmp:
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as err:
+            if not any(k in str(err) for k in ("inline_container", "PytorchStreamWriter",
+                                                "write failed")):
+                raise
+            raise OSError(f"could not write {path}: the file system refused the data (a full "
+                          f"disk or a file-size limit; {free_mib(path):.0f} MiB free there)"
+                          ) from err
+    return Path(path)
+
+
+def free_mib(path: str | os.PathLike) -> float:
+    """Free space (MiB) on the file system of `path`, or of its nearest existing parent."""
+    path = Path(path).absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free / 2**20
+
+
+def move_aside(path: str | os.PathLike, why: str) -> Path:
+    """Rename a file that cannot be used to `<name>.<why>-<time>`, kept for inspection."""
+    path = Path(path)
+    target = path.with_name(f"{path.name}.{why}-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(path, target)
+    return target
+
+
 def remove_leftovers(folder: str | os.PathLike) -> list[Path]:
     """Delete the temporary files a killed writer left in `folder`; returns what was removed."""
     removed = []
@@ -70,4 +109,5 @@ def remove_leftovers(folder: str | os.PathLike) -> list[Path]:
     return removed
 
 
-__all__ = ["atomic_path", "remove_leftovers", "write_json", "write_text"]
+__all__ = ["atomic_path", "free_mib", "move_aside", "remove_leftovers", "torch_save",
+           "write_json", "write_text"]

@@ -53,8 +53,10 @@ print(P.description)
 cells = R.cells("attention")
 runs = R.ensure(cells)
 members = study.load(cells, runs)
+divergence = study.divergence_note(cells, runs)  # models left out or flagged, for the captions
 teacher_cell = next(c for c in cells if c.label == "Teacher")
 print("models:", ", ".join(f"{m.label} (seed {m.seed})" for m in members))
+print(divergence)
 shown_seed = seed if seed is not None else min(m.seed for m in analysis.students(members))
 models = analysis.one_seed(members, shown_seed)
 
@@ -77,7 +79,7 @@ R.table(
     info,
     "attention_maps_images",
     f"The {image_split} images of the activation-map figures, the rule each met and each "
-    f"model's prediction (students of seed {shown_seed}).",
+    f"model's prediction (students of seed {shown_seed}). {divergence}",
 )
 info
 
@@ -97,5 +99,5 @@ for j in range(len(shown)):
         f"attention_maps_{j + 1}",
         f"Activation maps at each level of {image_split} image {image_id} (class {name}; "
         f"{info['rule'][j]}): the student alone, the teacher, AT, DCT and DCT + KD "
-        f"(students of seed {shown_seed}); each map min–max scaled on its own.",
+        f"(students of seed {shown_seed}); each map min–max scaled on its own. {divergence}",
     )

@@ -15,7 +15,7 @@ from pydantic import PositiveFloat
 from dctkd.cli import main
 from dctkd.config import apply_overrides
 from dctkd.engine import runs
-from dctkd.losses import METHODS, DistillTerm, Method, Options, label, register, resolve
+from dctkd.losses import METHODS, DistillTerm, Method, Options, label, method, register, resolve
 from dctkd.report import figures
 from dctkd.report import grid as E
 from dctkd.report.profile import load_profile
@@ -108,10 +108,12 @@ def test_configs_meaning_the_same_run_hash_the_same():
 
 
 def test_unknown_or_ill_typed_options_name_the_method_and_option():
+    with pytest.raises(ValueError, match=r"method.options.foo: unknown option of method 'dct'"):
+        apply_overrides(tiny(), ["method.name=dct", "method.options.foo=1"])
+    with pytest.raises(ValueError, match=r"method.options.variant: expected one of 'v1'"):
+        apply_overrides(tiny(), ["method.name=dct", "method.options.variant=v9"])
     with pytest.raises(ValueError, match=r"method 'dct': unknown option 'foo'"):
-        resolve(apply_overrides(tiny(), ["method.name=dct", "method.options.foo=1"]).method)
-    with pytest.raises(ValueError, match=r"variant"):
-        resolve(apply_overrides(tiny(), ["method.name=dct", "method.options.variant=v9"]).method)
+        method("dct").parse_options({"foo": 1})
 
 
 def test_run_ids_of_the_paper_grid_are_stable():

@@ -22,10 +22,11 @@ def test_help_lists_every_config_field(capsys):
         main(["train", "--help"])
     assert code.value.code == 0
     text = capsys.readouterr().out
-    for key in ("optim.milestones", "method.options", "runtime.amp", "data.val_fraction",
+    for key in ("optim.milestones", "method.options", "runtime.amp", "runtime.teacher_cache",
+                "data.val_fraction",
                 "teacher.<key>", "deterministic"):
         assert key in text
-    assert len(config_keys()) == 34
+    assert len(config_keys()) == 35
 
 
 def test_print_config_resolves_file_and_overrides(tmp_path, capsys):
@@ -53,7 +54,8 @@ def test_print_config_resolves_file_and_overrides(tmp_path, capsys):
         (["method.name=kd", "teacher.model=resnet14", "teacher.data.options.num_classes=7"],
          "expected the same dataset"),
         (["data.name=sun397", "data.root=/no/such/folder"], "/no/such/folder"),
-        (["optim.epochs=many"], "expects an integer"),
+        (["optim.epochs=many"], "optim.epochs: expected an integer >= 1, got 'many' (command "
+         "line)"),
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(args, message, tmp_path, capsys):
@@ -115,14 +117,20 @@ def test_every_field_is_reachable_by_an_override():
     from dctkd.config import apply_overrides
 
     flat = {k: v for k, _, v in config_keys() if not k.startswith("teacher")}
+    # Text fields take one of their accepted values; numbers stay inside their ranges.
+    other = {"model": "resnet14", "data.name": "cifar100", "method.name": "kd",
+             "method.alphas": "retuned", "optim.schedule": "multistep", "runtime.device": "cpu",
+             "runtime.amp": "off"}
     changed = {}
     for key, value in flat.items():
         if isinstance(value, bool):
             changed[key] = not value
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        elif isinstance(value, int):
             changed[key] = value + 1
+        elif isinstance(value, float):
+            changed[key] = value / 2
         elif isinstance(value, str):
-            changed[key] = value + "x"
+            changed[key] = other[key]
     cfg = apply_overrides(RunConfig(), [f"{k}={v}" for k, v in changed.items()])
     data = to_dict(cfg)
     for key, value in changed.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -124,7 +125,7 @@ def test_amp_choice():
         ({"model": "resnet9"}, "unknown model"),
         ({"data.name": "imagenet"}, "unknown dataset"),
         ({"method.name": "dct"}, "needs a teacher"),
-        ({"optim.schedule": "cosine"}, "optim.schedule"),
+        ({"optim.schedule": "linear"}, "optim.schedule"),
     ],
 )
 def test_bad_configs_fail_in_check(overrides, message):
@@ -172,18 +173,27 @@ def test_every_method_trains_and_beats_chance(method, teacher, store):
     assert 1 <= final["best_epoch"] <= cfg.optim.epochs and final["diverged_epoch"] is None
 
 
-def test_a_diverging_run_stops_and_keeps_its_best_checkpoint(tmp_path):
-    # The learning rate jumps a millionfold after epoch 1.
-    cfg = tiny(**{"optim.step_size": 1, "optim.gamma": 1e6})
+def test_a_diverging_run_stops_and_keeps_its_best_checkpoint(tmp_path, monkeypatch):
+    real = train_module._train_epoch
+
+    def blows_up_in_epoch_2(s, model, loaders, opt, scaler, epoch):
+        row = real(s, model, loaders, opt, scaler, epoch)
+        if epoch == 1:
+            with torch.no_grad():
+                for p in s.distiller.student.parameters():
+                    p.fill_(float("nan"))
+            row["loss"] = float("nan")
+        return row
+
+    monkeypatch.setattr(train_module, "_train_epoch", blows_up_in_epoch_2)
     with pytest.warns(RuntimeWarning, match="training loss became"):
-        run = runs.ensure(cfg, tmp_path)
+        run = runs.ensure(tiny(), tmp_path)
     final = run.metrics()
     assert final["diverged_epoch"] == 2 and list(run.history()["epoch"]) == [1, 2]
     assert final["best_epoch"] == 1 and final["best"]["top1"] > 0
+    assert math.isnan(final["last"]["top1"])
     assert run.load_model("best").arch == "resnet8"
-    with pytest.warns(RuntimeWarning, match="in epoch 1;"):
-        instant = runs.ensure(tiny(**{"optim.lr": 1e6}), tmp_path)
-    assert instant.metrics()["diverged_epoch"] == 1 and instant.load_model("best")
+    json.loads((run.path / "final.json").read_text(), parse_constant=pytest.fail)
 
 
 def test_kill_and_resume_is_bit_identical(teacher, store, tmp_path, monkeypatch):
@@ -207,8 +217,8 @@ def test_kill_and_resume_is_bit_identical(teacher, store, tmp_path, monkeypatch)
     assert resumed["best"] == whole["best"] and resumed["last"] == whole["last"]
     a = torch.load(tmp_path / "whole" / "last.pt", weights_only=True)
     b = torch.load(tmp_path / "part" / "last.pt", weights_only=True)
-    for part in ("student", "term"):
-        assert all(torch.equal(a[part][k], b[part][k]) for k in a[part]), part
+    assert a["finished"] and b["finished"]  # finished runs keep the last weights only
+    assert all(torch.equal(a["student"][k], b["student"][k]) for k in a["student"])
     drop = ("images_per_s", "epoch_seconds")
     assert [{k: v for k, v in r.items() if k not in drop} for r in a["history"]] == [
         {k: v for k, v in r.items() if k not in drop} for r in b["history"]]

@@ -120,13 +120,19 @@ def first_samples(
 @dataclass(frozen=True, eq=False)
 class Trained:
     """A trained model with the labels of its cell: `label` (table row), `seed`, and `k` of
-    the k-study (None elsewhere)."""
+    the k-study (None elsewhere). `diverged_epoch` is set when its training diverged: the
+    model is then its best checkpoint before the divergence, and figures should say so."""
 
     label: str
     seed: int
     model: nn.Module
     k: int | None = None
     run_id: str = ""
+    diverged_epoch: int | None = None
+
+    @property
+    def diverged(self) -> bool:
+        return self.diverged_epoch is not None
 
 
 def teacher(members: Sequence[Trained]) -> Trained:

@@ -36,7 +36,8 @@ class Dataset:
     `info(options, root)` and `build(split, root, options, augment)` receive an instance of
     it, `split` being the official `"train"` or `"test"` list. `subdir` is the folder under
     the data home (None: generated, no files); `published` the dataset's name in the
-    published tables (None: not in the paper).
+    published tables (None: not in the paper). `check_files(options, root)`, if given, checks
+    the folder, split files and labels without opening an image (raising what `build` would).
     """
 
     name: str
@@ -47,6 +48,7 @@ class Dataset:
     subdir: str | None = None
     layout: str = ""
     published: str | None = None
+    check_files: Callable[[Any, str | None], None] | None = None
 
     def parse_options(self, options: Mapping[str, Any] | None) -> Any:
         """Validate `data.options` against this dataset's typed options (ValueError)."""

@@ -86,7 +86,9 @@ def load_rgb(path: str) -> Image.Image:
         with Image.open(path) as img:
             return img.convert("RGB")
     except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise ValueError(f"cannot decode image {path}: {exc}") from exc
+        raise ValueError(f"cannot decode image {path} ({exc}); replace or remove it "
+                         "(data.options.verify=full decodes every image before training)"
+                         ) from exc
 
 
 class ImageListDataset(Dataset):

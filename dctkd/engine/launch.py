@@ -13,6 +13,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import replace
 
 from dctkd.config import RunConfig
+from dctkd.errors import ConfigError, RunFailed, one_line
 
 from .checks import check
 from .runs import DEFAULT_STORE, FINAL, Run, ensure, run_path
@@ -30,9 +31,9 @@ def ensure_all(
     """
     cfgs = list(cfgs)
     for cfg in cfgs:
-        check(cfg)
+        check(cfg, store)
     if workers <= 1:
-        return [ensure(c, store) for c in cfgs]
+        return [_ensure_one(c, store) for c in cfgs]
     pending: dict[str, RunConfig] = {}
     for cfg in _with_teachers(cfgs):
         if not run_path(cfg, store).joinpath(FINAL).is_file():
@@ -65,8 +66,20 @@ def ensure_all(
                 except Exception as err:
                     for other in running:
                         other.cancel()
-                    raise RuntimeError(f"training {cfg.run_id} failed: {err}") from err
+                    if isinstance(err, (ConfigError, RunFailed)):
+                        raise
+                    raise RunFailed(f"training {cfg.run_id} failed: {one_line(err)}") from err
     return [Run(run_path(c, store), c) for c in cfgs]
+
+
+def _ensure_one(cfg: RunConfig, store: str | os.PathLike) -> Run:
+    """`ensure(cfg)`; a run that fails while training is a RunFailed naming it."""
+    try:
+        return ensure(cfg, store)
+    except (ConfigError, RunFailed):
+        raise
+    except Exception as err:
+        raise RunFailed(f"training {cfg.run_id} failed: {one_line(err)}") from err
 
 
 def _with_teachers(cfgs: Iterable[RunConfig]) -> list[RunConfig]:

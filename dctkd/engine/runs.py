@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -25,10 +26,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from dctkd.config import RunConfig, dump_yaml, from_dict, identity
-from dctkd.files import write_text
+from dctkd.config import RunConfig, dump_yaml, from_dict, identity, parse_yaml
+from dctkd.errors import ConfigError, RunFailed
+from dctkd.files import remove_leftovers, write_text
 
 from .checks import check
 
@@ -45,7 +46,7 @@ class Run:
             file = self.path / CONFIG
             if not file.is_file():
                 raise FileNotFoundError(f"no run at {self.path}: expected a {CONFIG} there")
-            config = from_dict(RunConfig, yaml.safe_load(file.read_text()) or {})
+            config = read_config(file)
         self.config = config
 
     def __repr__(self) -> str:
@@ -53,11 +54,29 @@ class Run:
 
     @property
     def done(self) -> bool:
-        return (self.path / FINAL).is_file()
+        """True when `final.json` exists and can be read: an unreadable one means not done,
+        so `ensure` finishes the run again."""
+        try:
+            _read_final(self.path / FINAL)
+        except (OSError, ValueError):
+            return False
+        return True
 
     def metrics(self) -> dict:
-        """`final.json`: test metrics of the `best` and `last` checkpoints and run facts."""
-        return json.loads(self._need(FINAL).read_text())
+        """`final.json`: test metrics of the `best` and `last` checkpoints and run facts.
+
+        A metric with no value (a checkpoint that does not exist or has non-finite weights;
+        null in the file) is NaN here, so tables and means need no special case.
+        """
+        final = _read_final(self._need(FINAL))
+        for which in ("best", "last"):
+            final[which] = {k: math.nan if v is None else v for k, v in final[which].items()}
+        return final
+
+    @property
+    def usable(self) -> bool:
+        """False for a finished run that diverged in its first epoch: it has no checkpoint."""
+        return self.metrics().get("best_epoch") != 0
 
     def history(self):
         """Per-epoch metrics (`metrics.csv`) as a pandas DataFrame."""
@@ -75,6 +94,10 @@ class Run:
 
         if which not in ("best", "last"):
             raise ValueError(f"which must be 'best' or 'last', got {which!r}")
+        if which == "best" and self.done and not self.usable:
+            raise RunFailed(
+                f"run {self.path.name} diverged in epoch 1 and has no usable checkpoint; "
+                "retrain it with a lower optim.lr (or method.alpha)")
         data = self.config.data
         info = dataset_info(data.name, data.options, root=data.root)
         if which == "best":
@@ -87,9 +110,16 @@ class Run:
 
         from dctkd.models import build_model
 
-        state = torch.load(self._need("last.pt"), map_location="cpu", weights_only=True)
-        model = build_model(self.config.model, info.num_classes)
-        model.load_state_dict(state["student"])
+        file = self._need("last.pt")
+        try:
+            state = torch.load(file, map_location="cpu", weights_only=True)
+            model = build_model(self.config.model, info.num_classes)
+            model.load_state_dict(state["student"])
+        except Exception as err:
+            from dctkd.errors import one_line
+
+            raise ValueError(f"{file} could not be read as this run's training checkpoint "
+                             f"({one_line(err)[:200]})") from err
         return model.eval()
 
     def predictions(self, which: str = "best") -> dict[str, np.ndarray]:
@@ -106,6 +136,25 @@ class Run:
         return file
 
 
+def read_config(file: Path) -> RunConfig:
+    """The `RunConfig` of a run's `config.yaml`; a damaged file is one line naming it."""
+    return from_dict(RunConfig, parse_yaml(file.read_text(), str(file)) or {}, f"in {file}")
+
+
+def _read_final(file: Path) -> dict:
+    """`final.json`, refusing an empty, truncated or incomplete one (ValueError)."""
+    try:
+        final = json.loads(file.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{file} is not valid JSON ({err.msg} at line {err.lineno}); "
+                         "re-run the run's command to finish it again") from None
+    if not isinstance(final, dict) or not all(isinstance(final.get(k), dict)
+                                              for k in ("best", "last")):
+        raise ValueError(f"{file} lacks the best and last metrics; re-run the run's command "
+                         "to finish it again")
+    return final
+
+
 def dataset_of(cfg: RunConfig, split: str = "test"):
     """The un-augmented `split` of a run's dataset, as that run saw it (same val hold-out)."""
     from dctkd.data import build_dataset
@@ -116,12 +165,18 @@ def dataset_of(cfg: RunConfig, split: str = "test"):
 
 
 def _teacher_model(cfg: RunConfig, store: str | os.PathLike):
-    """The trained teacher network of `cfg` (training the teacher first if missing), or None."""
+    """The trained teacher of `cfg` (training it first if missing) as `(network, run folder)`,
+    or `(None, None)` when the method needs no teacher."""
     from dctkd.losses import resolve
 
     if cfg.teacher is None or not resolve(cfg.method).needs_teacher:
-        return None
-    return ensure(cfg.teacher, store).load_model("best")
+        return None, None
+    run = ensure(cfg.teacher, store)
+    if not run.usable:
+        raise RunFailed(
+            f"the teacher run {run.path.name} diverged in epoch 1 and has no usable checkpoint, "
+            f"so {cfg.run_id} cannot train; lower teacher.optim.lr and run again")
+    return run.load_model("best"), run.path
 
 
 def run_path(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Path:
@@ -131,7 +186,9 @@ def run_path(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Path:
 def ensure(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Run:
     """The finished run of `cfg` in `store`, training it (and its teacher) first if missing.
 
-    The config is checked before anything is written, so a bad one leaves no folder behind.
+    The config is checked before anything is written (the store too), so a bad one leaves no
+    folder behind; a fresh run that fails before its first checkpoint is removed again.
+    Temporary files a killed writer left are swept when the run starts and when it finishes.
     Under torchrun every rank calls this and trains together; rank 0 holds the lock and writes.
     """
     from .train import train
@@ -140,8 +197,8 @@ def ensure(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Run:
     run = Run(path, cfg)
     if run.done:
         return run
-    check(cfg)
-    teacher = _teacher_model(cfg, store)
+    check(cfg, store)
+    teacher, teacher_dir = _teacher_model(cfg, store)
     rank, world = _dist_rank_world()
     if world > 1:
         lock = _lock(path) if rank == 0 else contextlib.nullcontext()
@@ -149,7 +206,7 @@ def ensure(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Run:
             if not _broadcast_flag(run.done if rank == 0 else False):
                 if rank == 0:
                     _begin(cfg, path)
-                train(cfg, path, teacher)
+                train(cfg, path, teacher, teacher_dir)
                 if rank == 0:
                     _finish_provenance(path)
         _barrier()
@@ -160,8 +217,8 @@ def ensure(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Run:
         fresh = not (path / "last.pt").exists()
         _begin(cfg, path)
         try:
-            train(cfg, path, teacher)
-        except (ValueError, FileNotFoundError):
+            train(cfg, path, teacher, teacher_dir)
+        except BaseException:
             if fresh and not (path / "last.pt").exists():
                 shutil.rmtree(path, ignore_errors=True)
             raise
@@ -180,28 +237,54 @@ def _lock(path: Path):
 
 
 def _begin(cfg: RunConfig, path: Path) -> None:
+    """Open the run folder: sweep leftovers, check or rewrite `config.yaml`, note the start.
+
+    A damaged `config.yaml` is rewritten (the folder's name already carries the config's
+    hash, and `last.pt` its run id); one that names another experiment stops.
+    """
     path.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(path)
     config_file = path / CONFIG
     if config_file.exists():
-        old = yaml.safe_load(config_file.read_text()) or {}
-        if identity(from_dict(RunConfig, old)) != identity(cfg):
-            raise ValueError(
-                f"{config_file} holds a different experiment than the one asked for; "
-                "expected the same identity fields (remove the folder to retrain)"
-            )
+        try:
+            old = read_config(config_file)
+        except ConfigError as err:
+            _warn(f"{config_file} was unreadable and is rewritten ({err})")
+        else:
+            if identity(old) != identity(cfg):
+                raise ConfigError(
+                    f"{config_file} holds a different experiment than the one asked for; "
+                    "expected the same identity fields (remove the folder to retrain)"
+                )
     write_text(config_file, dump_yaml(cfg))
     prov = provenance(cfg)
-    old_file = path / PROVENANCE
-    if old_file.exists():
-        prov["resumed_from_start"] = json.loads(old_file.read_text()).get("start_time")
-    write_text(old_file, json.dumps(prov, indent=2))
+    old = _read_provenance(path / PROVENANCE)
+    if old.get("start_time"):
+        prov["start_time"] = old["start_time"]
+        prov["resumes"] = [*old.get("resumes", []), _now()]
+    write_text(path / PROVENANCE, json.dumps(prov, indent=2))
 
 
 def _finish_provenance(path: Path) -> None:
-    file = path / PROVENANCE
-    prov = json.loads(file.read_text()) if file.exists() else {}
+    prov = _read_provenance(path / PROVENANCE)
     prov["end_time"] = _now()
-    write_text(file, json.dumps(prov, indent=2))
+    write_text(path / PROVENANCE, json.dumps(prov, indent=2))
+    remove_leftovers(path)
+
+
+def _read_provenance(file: Path) -> dict:
+    """`provenance.json`, or {} when it is missing or damaged (it is rewritten whole)."""
+    try:
+        prov = json.loads(file.read_text())
+    except (OSError, ValueError):
+        return {}
+    return prov if isinstance(prov, dict) else {}
+
+
+def _warn(message: str) -> None:
+    import warnings
+
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def provenance(cfg: RunConfig) -> dict:

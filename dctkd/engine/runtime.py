@@ -13,9 +13,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-
-class ConfigError(ValueError):
-    """A configuration that cannot train; raised before the first step."""
+from dctkd.errors import ConfigError, RunFailed
 
 
 @dataclass
@@ -74,7 +72,11 @@ def pick_device(spec: str, local_rank: int = 0) -> torch.device:
         if not torch.cuda.is_available():
             raise ConfigError("runtime.device is 'cuda' but no CUDA device is available")
         return torch.device("cuda", local_rank)
-    return torch.device(spec)
+    try:
+        return torch.device(spec)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {spec!r}; expected auto, cpu, mps, cuda or "
+                          "cuda:<index>") from None
 
 
 def seed_all(seed: int) -> None:
@@ -103,5 +105,5 @@ def set_determinism(on: bool, device: torch.device) -> None:
     torch.backends.cudnn.benchmark = not on and device.type == "cuda"
 
 
-__all__ = ["ConfigError", "DistInfo", "amp_dtype", "cpu_supports_bf16", "epoch_seed",
+__all__ = ["ConfigError", "DistInfo", "RunFailed", "amp_dtype", "cpu_supports_bf16", "epoch_seed",
            "init_distributed", "pick_device", "seed_all", "seed_worker", "set_determinism"]

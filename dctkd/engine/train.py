@@ -35,7 +35,7 @@ from dctkd.config import RunConfig
 from dctkd.files import write_text
 from dctkd.losses import resolve
 
-from . import checkpoint
+from . import checkpoint, teacher_cache
 from .checks import check
 from .distiller import Distiller, build_distiller
 from .evaluate import metrics as eval_metrics
@@ -86,25 +86,26 @@ class Setup:
     distiller: Distiller
 
 
-def train(cfg: RunConfig, run_dir: str | Path, teacher: nn.Module | None = None) -> dict:
+def train(cfg: RunConfig, run_dir: str | Path, teacher: nn.Module | None = None,
+          teacher_dir: str | Path | None = None) -> dict:
     """Train `cfg` in `run_dir` (resuming from its `last.pt`); returns `final.json`'s content.
 
-    `teacher` is the trained teacher network when the method needs one (the run store
-    passes it: `dctkd.engine.runs.ensure`). Bad configurations raise `ConfigError` before
-    the first step.
+    `teacher` is the trained teacher network when the method needs one, and `teacher_dir`
+    its run folder, where its cached outputs live (the run store passes both:
+    `dctkd.engine.runs.ensure`). Bad configurations raise `ConfigError` before the first step.
     """
     check(cfg)
     run_dir = Path(run_dir)
     dinfo = init_distributed()
     try:
-        return _fit(_prepare(cfg, run_dir, teacher, dinfo))
+        return _fit(_prepare(cfg, run_dir, teacher, teacher_dir, dinfo))
     finally:
         if dinfo.owns_group:
             dist.destroy_process_group()
 
 
-def _prepare(cfg: RunConfig, run_dir: Path, teacher: nn.Module | None, dinfo: DistInfo
-             ) -> Setup:
+def _prepare(cfg: RunConfig, run_dir: Path, teacher: nn.Module | None,
+             teacher_dir: str | Path | None, dinfo: DistInfo) -> Setup:
     from dctkd.data import build_dataset
     from dctkd.models import build_model
 
@@ -146,10 +147,17 @@ def _prepare(cfg: RunConfig, run_dir: Path, teacher: nn.Module | None, dinfo: Di
         train_targets=list(data["train"].targets),
     )
     distiller.to(device)
-    if cfg.runtime.channels_last and device.type != "mps":
+    channels_last = cfg.runtime.channels_last and device.type != "mps"
+    if channels_last:
         distiller.to(memory_format=torch.channels_last)
-    return Setup(cfg, run_dir, dinfo, device, amp_dtype(cfg.runtime.amp, device), data,
-                 len(classes), classes, distiller)
+    amp = amp_dtype(cfg.runtime.amp, device)
+    if teacher is not None and teacher_dir is not None and teacher_cache.applies(cfg):
+        key = teacher_cache.cache_key(cfg, amp, channels_last, device, len(data["train"]))
+        distiller.teacher_outputs = teacher_cache.load_or_build(
+            teacher_cache.cache_path(Path(teacher_dir), key), key,
+            lambda: teacher_cache.compute(distiller.teacher, data["train"],
+                                          cfg.optim.eval_batch_size, amp, channels_last, device))
+    return Setup(cfg, run_dir, dinfo, device, amp, data, len(classes), classes, distiller)
 
 
 @torch.no_grad()
@@ -196,6 +204,8 @@ def _optimizer(s: Setup):
                           weight_decay=o.weight_decay)
     if o.schedule == "step":
         sched = torch.optim.lr_scheduler.StepLR(opt, o.step_size, o.gamma)
+    elif o.schedule == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, o.epochs)
     else:
         sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(o.milestones), o.gamma)
     return opt, sched
@@ -217,7 +227,8 @@ def _fit(s: Setup) -> dict:
              "train_seconds": 0.0, "diverged_epoch": None}
     last = s.run_dir / "last.pt"
     if last.exists():
-        state = checkpoint.resume(last, cfg.run_id, s.distiller, opt, sched, scaler, device)
+        state = checkpoint.resume(last, cfg.run_id, s.distiller, opt, sched, scaler, device,
+                                  heal=d.main) or state
     if d.main:
         s.run_dir.mkdir(parents=True, exist_ok=True)
     for epoch in range(state["epoch"], cfg.optim.epochs):
@@ -225,7 +236,7 @@ def _fit(s: Setup) -> dict:
             break
         row = _train_epoch(s, model, loaders, opt, scaler, epoch)
         sched.step()
-        diverged = not math.isfinite(row["loss"])
+        diverged = not (math.isfinite(row["loss"]) and checkpoint.finite(s.distiller.student))
         val = None if diverged or "val" not in loaders else _evaluate_split(s, loaders, "val")
         if val is not None:
             row.update(val_top1=val["top1"], val_top5=val["top5"], val_mca=val["mca"])
@@ -234,7 +245,7 @@ def _fit(s: Setup) -> dict:
         state["epoch"] = epoch + 1
         if diverged:
             state["diverged_epoch"] = epoch + 1
-            _warn_diverged(s, row, epoch + 1)
+            checkpoint.warn_diverged(cfg.run_id, row["loss"], epoch + 1, state["best_epoch"])
         score = -math.inf if diverged else val["top1"] if val is not None else float(epoch)
         improved = score > state["best_top1"]
         if improved:
@@ -322,19 +333,6 @@ def _train_epoch(s: Setup, model: nn.Module, loaders: dict, opt, scaler, epoch: 
     return row
 
 
-def _warn_diverged(s: Setup, row: dict, epoch: int) -> None:
-    """A run whose loss stops being finite ends there; final.json records `diverged_epoch`."""
-    import warnings
-
-    warnings.warn(
-        f"{s.cfg.run_id}: training loss became {row['loss']} in epoch {epoch}; training stops "
-        "and the run is finished with the best checkpoint so far (lower optim.lr or "
-        "method.alpha to avoid it)",
-        RuntimeWarning,
-        stacklevel=3,
-    )
-
-
 def _report(cfg: RunConfig, row: dict) -> None:
     if not cfg.runtime.progress:
         return
@@ -382,15 +380,19 @@ def _save_best(s: Setup, epoch: int, score: float) -> None:
 
 
 def _finish(s: Setup, loaders: dict, state: dict) -> dict:
-    """Test-split metrics of the best and last students; `final.json` is written last."""
+    """Test-split metrics of the best and last students; `final.json` is written last.
+
+    A student with non-finite weights (the last epoch of a diverged run) is not evaluated:
+    its metrics are null, and a run that diverged in its first epoch has no `best.pt`.
+    """
     from dctkd.models import load_model
 
-    preds = {"last": _predict_split(s, s.distiller.student, loaders, "test")}
-    if state["best_epoch"] in (state["epoch"], 0):
+    preds = {}
+    if checkpoint.finite(s.distiller.student):
+        preds["last"] = _predict_split(s, s.distiller.student, loaders, "test")
+    if state["best_epoch"] == state["epoch"] and "last" in preds:
         preds["best"] = preds["last"]
-        if state["best_epoch"] == 0 and s.dist.main:
-            _save_best(s, state["epoch"], math.nan)
-    else:
+    elif state["best_epoch"] > 0:
         best_model = load_model(s.run_dir / "best.pt", expected_arch=s.cfg.model,
                                 expected_classes=s.num_classes).to(s.device)
         if s.cfg.runtime.channels_last:
@@ -403,8 +405,8 @@ def _finish(s: Setup, loaders: dict, state: dict) -> dict:
     hist = state["history"]
     final = {
         "run_id": s.cfg.run_id,
-        "best": scalars(results["best"]),
-        "last": scalars(results["last"]),
+        **{w: scalars(results[w]) if w in results else checkpoint.NO_METRICS
+           for w in ("best", "last")},
         "best_epoch": state["best_epoch"],
         "best_val_top1": state["best_top1"] if "val" in loaders else None,
         "epochs": state["epoch"],
@@ -419,10 +421,12 @@ def _finish(s: Setup, loaders: dict, state: dict) -> dict:
         "amp": str(s.amp).replace("torch.", "") if s.amp else "off",
         "method": asdict(resolve(s.cfg.method)),
     }
+    final = checkpoint.finite_json(final)
     if s.dist.main:
-        for which, res in results.items():
-            checkpoint.save_predictions(s.run_dir, which, res, *preds[which], s.class_names)
-        write_text(s.run_dir / "final.json", json.dumps(final, indent=2))
+        checkpoint.save_results(s.run_dir, results, preds, s.data["test"].targets,
+                                s.class_names)
+        write_text(s.run_dir / "final.json", json.dumps(final, indent=2, allow_nan=False))
+        checkpoint.keep_weights_only(s.run_dir / "last.pt")
     if s.dist.world > 1:
         dist.barrier()
     return final

@@ -80,6 +80,14 @@ class Method:
                 f"method {self.name!r}: {first_error(err, self.options.model_fields)}"
             ) from None
 
+    def check_pair(self, options: Mapping[str, Any] | None, student_shapes: list,
+                   teacher_shapes: list) -> None:
+        """Stop before training when the term cannot be built for this pair with these
+        options (ValueError); the term's classmethod `check_pair`, if it has one, says."""
+        hook = getattr(self.term, "check_pair", None)
+        if hook is not None:
+            hook(self.parse_options(options).model_dump(), student_shapes, teacher_shapes)
+
 
 METHODS: dict[str, Method] = {}
 

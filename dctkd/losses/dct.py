@@ -200,6 +200,13 @@ class DCTLoss(DistillTerm):
     ) -> DCTLoss:
         """Check the pair's taps line up spatially and build the term from method `options`."""
         options = METHODS["dct"].parse_options(options).model_dump()
+        cls.check_pair(options, student_shapes, teacher_shapes)
+        return cls(**options)
+
+    @classmethod
+    def check_pair(cls, options: dict, student_shapes: Sequence[tuple[int, int, int]],
+                   teacher_shapes: Sequence[tuple[int, int, int]]) -> None:
+        """The chosen levels exist in both networks and have equal map sizes (ValueError)."""
         if len(student_shapes) != len(teacher_shapes):
             raise ValueError(
                 f"DCT loss needs as many student taps as teacher taps, got "
@@ -213,7 +220,6 @@ class DCTLoss(DistillTerm):
                     f"DCT loss level {level}: student tap (C, H, W)={s} and teacher tap {t} "
                     f"differ in spatial size"
                 )
-        return cls(**options)
 
     def forward(
         self,

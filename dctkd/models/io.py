@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dctkd.files import atomic_path
+from dctkd.files import torch_save
 from dctkd.models.registry import build_model
 from dctkd.models.tapped import TappedModel
 
@@ -52,9 +52,7 @@ def save_model(model: nn.Module, path: str | os.PathLike, extra: dict | None = N
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return path
+    return torch_save(payload, path)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -66,7 +64,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise ValueError(
-            f"{path} could not be read as a weights-only torch checkpoint ({err})."
+            f"{path} could not be read as a weights-only torch checkpoint ({_reason(err)})."
         ) from err
     if not (
         isinstance(ckpt, dict)
@@ -80,6 +78,17 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"(expected a dict with keys {', '.join(RESERVED_KEYS)})."
         )
     return ckpt
+
+
+def _reason(err: BaseException) -> str:
+    """The telling part of torch's load error, which spans paragraphs of advice."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [""]
+    if "Weights only load failed" in lines[0]:
+        told = [line for line in lines if "GLOBAL" in line or "Unsupported" in line]
+        return "refused by weights_only: " + (told or lines)[0].rstrip(".")
+    if isinstance(err, KeyError) or "load key" in lines[0]:
+        return "not a torch file"
+    return lines[0].split(". ")[0]
 
 
 def load_model(

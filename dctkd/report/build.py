@@ -5,28 +5,36 @@ processes), then executes each notebook with papermill into `results/<profile>/n
 (the notebook still calls `ensure`, so alone it trains what it needs), exports it to HTML
 and rewrites `results/<profile>/index.html`. A failing notebook stops the build with its name
 and the failing cell's error; finished runs stay in the store, so a re-run continues.
+
+A notebook executes into a temporary file that replaces the previous executed copy (and its
+HTML) only when it succeeds, so a killed or failed build leaves the last good report in
+place; a failed copy is kept beside it as `<name>.failed.ipynb`. The figures and tables a
+notebook's previous run listed in its manifest and this run did not write are removed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from dctkd.errors import ConfigError, RunFailed
 from dctkd.files import write_text
 
 from .grid import grid, unique_configs
-from .index import set_status, write_index
-from .notebook import default_results, project_root
+from .index import pid_alive, set_status, write_index
+from .notebook import default_results, manifest_path, project_root
 from .profile import check_data, list_profiles, load_profile
 
 KERNEL = "python3"
+PARTIAL = ".{stem}.{pid}.tmp.ipynb"
 
 
-class NotebookError(RuntimeError):
+class NotebookError(RunFailed):
     """A notebook failed: which one, in which cell, with which error."""
 
 
@@ -74,6 +82,14 @@ def _done(store: Path, cfg) -> bool:
     return Run(store / cfg.run_id, cfg).done
 
 
+def _cells(profile, families: Sequence[str]) -> list:
+    """The grid's cells of `families`; a run setting the profile makes impossible names it."""
+    try:
+        return grid(profile, families)
+    except ConfigError as err:
+        raise ConfigError(f"profile {profile.name!r}: {err}") from None
+
+
 def pretrain(profile, notebooks: Sequence[Path], store: Path, workers: int,
              log: Callable[[str], None] = print) -> int:
     """Train every run the notebooks need (teachers first); returns how many were missing."""
@@ -82,7 +98,7 @@ def pretrain(profile, notebooks: Sequence[Path], store: Path, workers: int,
     families = []
     for nb in notebooks:
         families += [f for f in notebook_meta(nb).get("families", []) if f not in families]
-    cells = grid(profile, families)
+    cells = _cells(profile, families)
     check_data(profile, cells)
     cfgs = unique_configs(cells)
     missing = [c for c in cfgs if not _done(store, c)]
@@ -96,26 +112,56 @@ def pretrain(profile, notebooks: Sequence[Path], store: Path, workers: int,
     return len(missing)
 
 
-def execute(nb: Path, out_dir: Path, parameters: dict, cwd: Path | None = None) -> Path:
-    """Run `nb` with papermill (kernel `python3`, working folder `cwd`) into `out_dir`."""
+def execute(nb: Path, out_dir: Path, parameters: dict, cwd: Path | None = None,
+            html_export: bool = False) -> Path:
+    """Run `nb` with papermill (kernel `python3`, working folder `cwd`) into `out_dir`.
+
+    The executed copy (and its HTML) replaces the previous one only on success; a failed
+    one is kept as `<name>.failed.ipynb` (and `.failed.html`) and named in the NotebookError.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    _remove_dead_partials(out_dir, nb.stem)
     target = out_dir / nb.name
+    partial = out_dir / PARTIAL.format(stem=nb.stem, pid=os.getpid())
     try:
         papermill.execute_notebook(
-            str(nb), str(target), parameters=parameters, kernel_name=KERNEL,
+            str(nb), str(partial), parameters=parameters, kernel_name=KERNEL,
             cwd=str(cwd or nb.parent), progress_bar=False,
         )
+        _keep(partial, target, html_export)
     except PapermillExecutionError as err:
+        failed = _keep(partial, out_dir / f"{nb.stem}.failed.ipynb", html_export)
         lines = [line for line in str(err.evalue).splitlines() if line.strip()]
         first = next((line for line in err.source.splitlines() if line.strip()), "")
         raise NotebookError(
-            f"notebook {nb.stem} failed in cell {_source_position(target, err.cell_index)} "
+            f"notebook {nb.stem} failed in cell {_source_position(failed, err.cell_index)} "
             f"(`{first.strip()[:60]}`): {err.ename}: {lines[-1] if lines else ''} "
-            f"(executed copy: {target})") from err
+            f"(executed copy: {failed})") from err
+    finally:
+        partial.unlink(missing_ok=True)
+    for stale in (target.with_suffix(".failed.ipynb"), target.with_suffix(".failed.html")):
+        stale.unlink(missing_ok=True)
     return target
+
+
+def _keep(partial: Path, target: Path, html_export: bool) -> Path:
+    """Move an executed `partial` notebook to `target`, its HTML first when asked."""
+    if partial.is_file():
+        if html_export:
+            export_html(partial, target.with_suffix(".html"))
+        os.replace(partial, target)
+    return target
+
+
+def _remove_dead_partials(out_dir: Path, stem: str) -> None:
+    """Temporary copies of `stem` whose build process is gone (killed mid-notebook)."""
+    for path in out_dir.glob(PARTIAL.format(stem=stem, pid="*")):
+        pid = path.name[len(stem) + 2:].split(".")[0]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            path.unlink(missing_ok=True)
 
 
 def _source_position(executed: Path, cell_index: int) -> int:
@@ -123,20 +169,21 @@ def _source_position(executed: Path, cell_index: int) -> int:
     import nbformat
 
     try:
-        cells = nbformat.read(executed, as_version=4).cells[:cell_index]
+        cells = nbformat.read(executed, as_version=4).cells
     except (OSError, ValueError):
         return cell_index + 1
-    ours = [c for c in cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    ran = [c for c in cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+    ours = [c for c in ran[:cell_index] if "injected-parameters" not in c.metadata.get("tags", [])]
     return len(ours) + 1
 
 
-def export_html(executed: Path) -> Path:
-    """`<name>.html` beside the executed notebook (nbconvert's HTML exporter)."""
+def export_html(executed: Path, target: Path | None = None) -> Path:
+    """`target` (default `<name>.html` beside the executed notebook), by nbconvert."""
     import nbformat
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
-    return write_text(executed.with_suffix(".html"), body)
+    return write_text(target or executed.with_suffix(".html"), body)
 
 
 def build(
@@ -177,13 +224,36 @@ def build(
 def _run_one(nb: str, out: str, params: dict, html_export: bool) -> float:
     """Execute one notebook (and export it, even half-run); returns its wall seconds."""
     start = time.monotonic()
-    target = Path(out) / "notebooks" / Path(nb).name
+    before = _manifest(Path(out), Path(nb).stem)
     try:
-        execute(Path(nb), target.parent, params)
+        execute(Path(nb), Path(out) / "notebooks", params, html_export=html_export)
     finally:
-        if html_export and target.is_file():
-            export_html(target)
+        _remove_stale_outputs(Path(out), Path(nb).stem, before)
     return time.monotonic() - start
+
+
+def _manifest(out: Path, stem: str) -> dict:
+    try:
+        return json.loads(manifest_path(out, stem).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _remove_stale_outputs(out: Path, stem: str, before: dict) -> None:
+    """Delete the figures and tables the notebook's previous run wrote and this one did not.
+
+    A notebook that stopped before opening its `Report` left the old manifest untouched:
+    all of its files are then stale, and the manifest goes with them.
+    """
+    after = _manifest(out, stem)
+    if after == before:
+        after = {}
+        manifest_path(out, stem).unlink(missing_ok=True)
+    kept = {f for kind in ("figures", "tables") for e in after.get(kind, []) for f in e["files"]}
+    for kind in ("figures", "tables"):
+        for entry in before.get(kind, []):
+            for name in set(entry["files"]) - kept:
+                (out / name).unlink(missing_ok=True)
 
 
 def _execute_all(nbs: Sequence[Path], out: Path, params: dict, html_export: bool, jobs: int,
@@ -237,7 +307,7 @@ def plan(profile, notebooks: Sequence[Path], store: Path) -> list[tuple[str, int
     """`(notebook, runs needed, runs missing)` for each notebook, without training."""
     rows = []
     for nb in notebooks:
-        cfgs = unique_configs(grid(profile, notebook_meta(nb).get("families", [])))
+        cfgs = unique_configs(_cells(profile, notebook_meta(nb).get("families", [])))
         missing = sum(not _done(store, c) for c in cfgs)
         rows.append((nb.stem, len(cfgs), missing))
     return rows
@@ -265,24 +335,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    try:
-        if args.plan:
-            prof = load_profile(args.profile, args.overrides, args.data)
-            out = Path(args.results) if args.results else default_results(args.profile)
-            nbs = select_notebooks(args.nb, args.notebooks)
-            for name, total, missing in plan(prof, nbs, out / "runs"):
-                print(f"{name:32s} {total:5d} runs, {missing:5d} missing")
-            return 0
-        build(args.profile, args.nb, args.results, args.data, args.overrides, args.workers,
-              html_export=not args.no_html, train_first=not args.no_pretrain,
-              notebook_folder=args.notebooks, jobs=args.jobs)
-    except (NotebookError, FileNotFoundError, ValueError) as err:
-        print(f"dctkd figures: {err}", file=sys.stderr)
-        return 1
+    """`dctkd figures`; errors go up to `dctkd.cli.main`, which prints them as one line (exit
+    2 for a bad profile, path or data, 1 for a run or notebook that failed)."""
+    if args.plan:
+        prof = load_profile(args.profile, args.overrides, args.data)
+        out = Path(args.results) if args.results else default_results(args.profile)
+        nbs = select_notebooks(args.nb, args.notebooks)
+        for name, total, missing in plan(prof, nbs, out / "runs"):
+            print(f"{name:32s} {total:5d} runs, {missing:5d} missing")
+        return 0
+    build(args.profile, args.nb, args.results, args.data, args.overrides, args.workers,
+          html_export=not args.no_html, train_first=not args.no_pretrain,
+          notebook_folder=args.notebooks, jobs=args.jobs)
     return 0
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="dctkd figures")
-    add_arguments(parser)
-    sys.exit(main(parser.parse_args()))
+if __name__ == "__main__":  # `python -m dctkd.report.build ...` is `dctkd figures ...`
+    import runpy
+
+    sys.argv.insert(1, "figures")
+    runpy.run_module("dctkd.cli", run_name="__main__")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import socket
 import time
 from pathlib import Path
 
@@ -14,13 +16,43 @@ from .notebook import read_manifests
 
 
 def set_status(out: Path, notebook: str, state: str) -> None:
-    write_json(out / "status" / f"{notebook}.json", {"state": state, "time": time.time()})
+    """Record `state`, with the building process (pid and host), so a killed build's
+    `running` can be told from a live one."""
+    write_json(out / "status" / f"{notebook}.json",
+               {"state": state, "time": time.time(), "pid": os.getpid(),
+                "host": socket.gethostname()})
 
 
 def read_status(out: Path) -> dict[str, str]:
-    """`{notebook: "ok" | "failed" | "running"}` of the notebooks the build has executed."""
-    return {p.stem: json.loads(p.read_text())["state"]
-            for p in sorted((Path(out) / "status").glob("*.json"))}
+    """`{notebook: "ok" | "failed" | "running" | "interrupted"}` of the notebooks the build has
+    executed; `interrupted` is a `running` whose build process on this host is gone, and an
+    unreadable status file reads as `interrupted` too."""
+    return {p.stem: _state(p) for p in sorted((Path(out) / "status").glob("*.json"))}
+
+
+def _state(file: Path) -> str:
+    try:
+        status = json.loads(file.read_text())
+        state = str(status["state"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "interrupted"
+    here = status.get("host") == socket.gethostname()
+    if state == "running" and here and not pid_alive(int(status.get("pid", 0))):
+        return "interrupted"
+    return state
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process `pid` exists on this machine."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_index(out: Path, profile) -> Path:
@@ -75,4 +107,4 @@ def write_index(out: Path, profile) -> Path:
     return write_text(out / "index.html", "\n".join(parts) + "\n")
 
 
-__all__ = ["read_status", "set_status", "write_index"]
+__all__ = ["pid_alive", "read_status", "set_status", "write_index"]

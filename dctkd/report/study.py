@@ -26,22 +26,63 @@ from dctkd.analysis import (
     teacher,
 )
 from dctkd.analysis.samples import device
+from dctkd.errors import RunFailed
 
 from .grid import Cell
 from .tables import mean_std
 
 
 def load(cells: Sequence[Cell], runs: Mapping, which: str = "best") -> list[Trained]:
-    """Every distinct run of `cells` as a `Trained`, on `device()`, in `ROW_ORDER` then seed."""
+    """Every distinct run of `cells` as a `Trained`, on `device()`, in `ROW_ORDER` then seed.
+
+    A student whose training diverged in its first epoch has no usable checkpoint and is
+    left out (a teacher like that stops with RunFailed); one that diverged later is kept,
+    flagged with its `diverged_epoch`. `divergence_note` says which, for captions.
+    """
     seen: dict[str, Trained] = {}
     for cell in cells:
-        if cell.run_id in seen:
+        if cell.run_id in seen or not _usable(cell, runs[cell.run_id]):
             continue
         model = runs[cell.run_id].load_model(which).to(device()).eval()
         k = int(cell.value) if cell.param == "k" else None
-        seen[cell.run_id] = Trained(cell.label, cell.seed, model, k, cell.run_id)
+        diverged = runs[cell.run_id].metrics().get("diverged_epoch")
+        seen[cell.run_id] = Trained(cell.label, cell.seed, model, k, cell.run_id, diverged)
     order = order_labels([t.label for t in seen.values()])
     return sorted(seen.values(), key=lambda t: (order.index(t.label), t.k or 0, t.seed))
+
+
+def _usable(cell: Cell, run) -> bool:
+    if run.usable:
+        return True
+    if cell.label == TEACHER:
+        raise RunFailed(f"the teacher run {cell.run_id} diverged in epoch 1 and has no usable "
+                        "checkpoint; lower its optim.lr in the profile and build again")
+    return False
+
+
+def divergence_note(cells: Sequence[Cell], runs: Mapping) -> str:
+    """A caption sentence naming the models of `cells` whose training diverged, or `""`.
+
+    Those that diverged in epoch 1 are not shown (no checkpoint); the others are shown as
+    their best checkpoint before the divergence.
+    """
+    gone, early = [], []
+    for cell in {c.run_id: c for c in cells}.values():
+        final = runs[cell.run_id].metrics()
+        if final.get("diverged_epoch") is None:
+            continue
+        name = f"{cell.label} (seed {cell.seed})"
+        if final.get("best_epoch") == 0:
+            gone.append(name)
+        else:
+            early.append(f"{name}, diverged in epoch {final['diverged_epoch']}")
+    parts = []
+    if gone:
+        parts.append(f"Not shown: {', '.join(gone)}, whose training diverged in epoch 1 and "
+                     "left no usable checkpoint.")
+    if early:
+        parts.append(f"Shown as the best checkpoint before the divergence: {'; '.join(early)}.")
+    return " ".join(parts)
 
 
 def kstudy_accuracy(cells: Sequence[Cell], runs: Mapping) -> pd.DataFrame:
@@ -170,5 +211,5 @@ def kstudy_models_table(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["ceilings", "kstudy_accuracy", "kstudy_models_table", "kstudy_overlap", "kstudy_table",
-           "load", "overlap_table", "silhouette_table"]
+__all__ = ["ceilings", "divergence_note", "kstudy_accuracy", "kstudy_models_table",
+           "kstudy_overlap", "kstudy_table", "load", "overlap_table", "silhouette_table"]
