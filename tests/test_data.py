@@ -1,6 +1,7 @@
 """File-based datasets in their official layouts, the splits, the transforms and the errors.
 
-Every tree is written here into tmp_path with small PIL JPEGs; nothing is downloaded.
+Every tree is written into tmp_path with small PIL JPEGs by the writers of
+tests/paper_layouts.py (which the rehearsal shares); nothing is downloaded.
 """
 
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from paper_layouts import ade20k_tree, cifar100_tree, jpeg, mit67_tree, sun397_tree, write
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
@@ -26,35 +27,14 @@ SIZE = 16  # options image_size: keeps every transform tiny
 OPTS = {"image_size": SIZE}
 
 
-def jpeg(path: Path, seed: int, gray: bool = False) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    shape = (20, 24) if gray else (20, 24, 3)
-    Image.fromarray(rng.integers(0, 255, shape, dtype=np.uint8)).save(path, "JPEG")
-
-
-def write(path: Path, lines: list[str]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return path
-
-
 # ---------------------------------------------------------------- fixture trees
 
 
 @pytest.fixture
 def ade(tmp_path) -> Path:
-    root = tmp_path / "ADEChallengeData2016"
     labels = ["street", "bedroom", "street", "kitchen", "bedroom", "street", "kitchen", "bedroom"]
-    lines = []
-    for i, label in enumerate(labels, 1):
-        jpeg(root / "images/training" / f"ADE_train_{i:08d}.jpg", i, gray=i == 2)
-        lines.append(f"ADE_train_{i:08d} {label}")
-    for i, label in enumerate(["street", "airport_terminal"], 1):
-        jpeg(root / "images/validation" / f"ADE_val_{i:08d}.jpg", 100 + i)
-        lines.append(f"ADE_val_{i:08d} {label}")
-    write(root / "sceneCategories.txt", lines)
-    return root
+    return ade20k_tree(tmp_path / "ADEChallengeData2016", labels, ["street", "airport_terminal"],
+                       gray=[2])
 
 
 SUN_CLASSES = ["/a/abbey", "/a/apartment_building/outdoor", "/b/bedroom"]
@@ -62,16 +42,7 @@ SUN_CLASSES = ["/a/abbey", "/a/apartment_building/outdoor", "/b/bedroom"]
 
 @pytest.fixture
 def sun(tmp_path) -> Path:
-    root = tmp_path / "SUN397"
-    train, test = [], []
-    for c, cls in enumerate(SUN_CLASSES):
-        for j in range(4):
-            line = f"{cls}/sun_{c}{j}.jpg"
-            jpeg(root / line.lstrip("/"), 10 * c + j)
-            (train if j < 2 else test).append(line)
-    write(root / "Partitions/ClassName.txt", SUN_CLASSES)
-    write(root / "Partitions/Training_01.txt", train)
-    write(root / "Partitions/Testing_01.txt", test)
+    root, train, test = sun397_tree(tmp_path / "SUN397", SUN_CLASSES, n_train=2, n_test=2)
     write(root / "Partitions/Training_02.txt", train)
     write(root / "Partitions/Testing_02.txt", test[:2] + train[:1])
     return root
@@ -79,16 +50,7 @@ def sun(tmp_path) -> Path:
 
 @pytest.fixture
 def mit(tmp_path) -> Path:
-    root = tmp_path / "MIT67"
-    train, test = [], []
-    for c, cls in enumerate(["bar", "game room", "kitchen"]):
-        for j in range(4):
-            line = f"{cls}/img {c} {j}.jpg"
-            jpeg(root / "Images" / line, 10 * c + j)
-            (train if j < 3 else test).append(line)
-    write(root / "TrainImages.txt", train)
-    write(root / "TestImages.txt", test)
-    return root
+    return mit67_tree(tmp_path / "MIT67", ["bar", "game room", "kitchen"], n_train=3, n_test=1)
 
 
 @pytest.fixture
@@ -238,6 +200,41 @@ def test_corrupt_cifar_files_give_a_clear_error(tmp_path):
     (tmp_path / "cifar-100-python/train").write_bytes(b"junk")
     with pytest.raises(FileNotFoundError, match="missing or corrupted"):
         build_dataset("cifar100", "train", tmp_path)
+
+
+def test_cifar100_reads_the_python_pickle_layout(tmp_path):
+    cifar100_tree(tmp_path, used_classes=3, n_train=4, n_test=2)
+    train = build_dataset("cifar100", "train", tmp_path, val_fraction=0.0)
+    test = build_dataset("cifar100", "test", tmp_path / "cifar-100-python")
+    assert len(train) == 12 and len(test) == 6 and len(train.classes) == 100
+    assert train.classes[0] == "class_00" and sorted(set(test.targets)) == [0, 1, 2]
+    x, y = first_batch(train, 12)
+    assert x.shape == (12, 3, 32, 32) and x.dtype == torch.float32
+
+
+def test_cifar100_files_of_the_wrong_shape_are_refused(tmp_path):
+    import pickle
+
+    cifar100_tree(tmp_path, used_classes=2, n_train=2, n_test=1)
+    bad = {"data": np.zeros((4, 100), np.uint8), "fine_labels": [0, 1, 0, 1]}
+    (tmp_path / "cifar-100-python/train").write_bytes(pickle.dumps(bad))
+    with pytest.raises(FileNotFoundError, match="train is corrupted: .*3072"):
+        build_dataset("cifar100", "train", tmp_path)
+    (tmp_path / "cifar-100-python/meta").write_bytes(pickle.dumps({"names": []}))
+    with pytest.raises(FileNotFoundError, match="meta is missing or corrupted: it has no"):
+        build_dataset("cifar100", "test", tmp_path)
+
+
+def test_dataset_info_counts_the_classes_of_the_tree_it_is_given(ade, sun, mit, tmp_path):
+    """A reduced copy sizes the head by its own class list; no tree: the official count."""
+    assert dataset_info("ade20k", OPTS, root=str(ade)).num_classes == 4
+    assert dataset_info("ade20k", OPTS, root=str(ade.parent)).num_classes == 4
+    assert dataset_info("sun397", OPTS, root=str(sun)).num_classes == 3
+    assert dataset_info("mit67", OPTS, root=str(mit)).num_classes == 3
+    assert dataset_info("mit67", OPTS, root=str(tmp_path / "nowhere")).num_classes == 67
+    with open(ade / "sceneCategories.txt", "a") as fh:
+        fh.write("ADE_val_00000003 bathroom\n")
+    assert dataset_info("ade20k", OPTS, root=str(ade)).num_classes == 5
 
 
 def test_missing_split_files(ade, sun, mit):

@@ -1,4 +1,5 @@
-"""Backbones: tap geometry, taps are the stage outputs, init, weights, files.
+"""Backbones: tap geometry, taps are the stage outputs, init, files (ImageNet weights:
+tests/test_weights.py).
 
 See `docs/protocol.md#architectures`.
 """
@@ -7,12 +8,10 @@ from __future__ import annotations
 
 import copy
 import math
-import urllib.error
 
 import numpy as np
 import pytest
 import torch
-import torchvision
 
 from dctkd.models import (
     MODEL_NAMES,
@@ -193,42 +192,6 @@ def test_bad_arguments_are_refused() -> None:
         build_model("resnet18", 10, pretrained="cifar100")
     with pytest.raises(ValueError, match="CIFAR ResNet and has no imagenet weights"):
         build_model("resnet20", 10, pretrained="imagenet")
-
-
-def test_pretrained_offline_fails_loudly(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("no network")
-
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    with pytest.raises(RuntimeError, match="ImageNet weights for resnet50 could not be downloaded"
-                       ) as err:  # fmt: skip
-        build_model("resnet50", 10, pretrained="imagenet")
-    assert "resnet50-0676ba61.pth" in str(err.value)
-    assert str(tmp_path / "hub" / "checkpoints") in str(err.value)
-
-
-@pytest.mark.parametrize("name,builder", [
-    ("resnet18", torchvision.models.resnet18),
-    ("mobilenet_v2", torchvision.models.mobilenet_v2),
-])  # fmt: skip
-def test_pretrained_loads_v1_weights_and_fresh_head(monkeypatch, name, builder) -> None:
-    torch.manual_seed(1)
-    reference = builder().state_dict()
-    urls = []
-
-    def cached(url, **kwargs):
-        urls.append(url)
-        assert kwargs.get("weights_only") is True
-        return reference
-
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", cached)
-    model = build_model(name, 3, pretrained="imagenet")
-    assert len(urls) == 1 and "download.pytorch.org" in urls[0]
-    net = model.state_dict()
-    first = next(iter(reference))
-    torch.testing.assert_close(net[f"net.{first}"], reference[first])
-    assert model.head.weight.shape[0] == 3
 
 
 def test_save_load_round_trip(tmp_path) -> None:

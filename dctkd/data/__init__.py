@@ -35,9 +35,11 @@ def dataset_names() -> list[str]:
 def dataset_info(name: str, options: dict | None = None, root: str | None = None) -> DatasetInfo:
     """Class count, input size, family and normalisation of `name` with `options`.
 
-    Read from the options (scenes), the official class counts of the paper's datasets (ADE20K:
-    the size of `options["class_names"]` when given), or the class folders of `root/train`
-    (`folder`); no image is read.
+    Read from the options (scenes); for the paper's datasets from the class files of the tree
+    at `root` (ADE20K: `options["class_names"]` when given, else the labels of
+    `sceneCategories.txt`; SUN397: `ClassName.txt`; MIT67: the folders of `Images/`), or
+    their official counts when there is no tree; from the class folders of `root/train`
+    (`folder`). No image is read.
     """
     entry = dataset(name)
     return entry.info(entry.parse_options(options), root)

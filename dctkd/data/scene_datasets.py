@@ -10,6 +10,7 @@ data/README.md.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,6 +153,14 @@ def _sun_dir(line: str) -> list[str]:
     return [p for p in line.split("/") if p]
 
 
+def sun397_partitions(root: Path, options: dict) -> Path:
+    """The `Partitions/` folder: the `partitions` option, else inside the root, else beside it."""
+    if options.get("partitions"):
+        return Path(options["partitions"])
+    inside, beside = root / "Partitions", root.parent / "Partitions"
+    return inside if inside.is_dir() or not beside.is_dir() else beside
+
+
 def read_sun397(root: Path, options: dict) -> ListSpec:
     """Official `Partitions/`: `ClassName.txt` (`/a/abbey`), `Training_0N.txt`/`Testing_0N.txt`.
 
@@ -161,10 +170,7 @@ def read_sun397(root: Path, options: dict) -> ListSpec:
     part = options.get("partition", 1)
     if not isinstance(part, int) or not 1 <= part <= 10:
         raise ValueError(f"sun397 option partition must be an integer in 1..10, got {part!r}")
-    parts_dir = Path(options["partitions"]) if options.get("partitions") else None
-    if parts_dir is None:
-        inside, beside = root / "Partitions", root.parent / "Partitions"
-        parts_dir = inside if inside.is_dir() or not beside.is_dir() else beside
+    parts_dir = sun397_partitions(root, options)
     cls_src = parts_dir / "ClassName.txt"
     flat = {}
     for n, line in read_lines(cls_src, "lines like '/a/abbey'"):
@@ -193,6 +199,11 @@ def read_sun397(root: Path, options: dict) -> ListSpec:
     return spec
 
 
+def mit67_classes(images: Path) -> list[str]:
+    """The sorted category folders of MIT67's `Images/`."""
+    return sorted(e.name for e in os.scandir(images) if e.is_dir())
+
+
 def read_mit67(root: Path, options: dict) -> ListSpec:
     """`Images/<category>/<file>` with `TrainImages.txt`/`TestImages.txt` lines `<category>/<file>`.
 
@@ -202,7 +213,7 @@ def read_mit67(root: Path, options: dict) -> ListSpec:
     images = root / "Images"
     if not images.is_dir():
         raise FileNotFoundError(f"{images} is missing; expected {LAYOUTS['mit67']}")
-    classes = sorted(e.name for e in os.scandir(images) if e.is_dir())
+    classes = mit67_classes(images)
     lists = []
     for name in ("TrainImages.txt", "TestImages.txt"):
         src = root / name
@@ -281,6 +292,38 @@ def build_list_dataset(name: str, split: str, root, options: dict, augment: bool
 OFFICIAL_CLASSES = {"ade20k": 1055, "sun397": 397, "mit67": 67}
 
 
+def tree_classes(name: str, opts: SceneFileOptions, root) -> int | None:
+    """How many classes the reader will find in the tree at `root`, or None without a tree.
+
+    Read from the class-defining text file or folders only (no image), so a network is sized
+    from the copy it trains on: the official files give the official counts, and a partial
+    or reduced copy (the rehearsal's) its own.
+    """
+    try:
+        path = resolve_root(name, root)
+    except FileNotFoundError:
+        return None
+    if name == "ade20k":
+        src = path / "sceneCategories.txt"
+        if not src.is_file():
+            return None
+        stat = src.stat()
+        return _ade20k_count(str(path), stat.st_mtime_ns, stat.st_size)
+    if name == "sun397":
+        src = sun397_partitions(path, opts.model_dump()) / "ClassName.txt"
+        if not src.is_file():
+            return None
+        return len({"/".join(_sun_dir(line)) for _, line in read_lines(src, "class lines")})
+    images = path / "Images"
+    return len(mit67_classes(images)) if images.is_dir() else None
+
+
+@functools.lru_cache(maxsize=16)
+def _ade20k_count(root: str, mtime_ns: int, size: int) -> int:
+    """The union of ADE20K's scene labels, cached per version of `sceneCategories.txt`."""
+    return len(read_ade20k(Path(root), {}).classes)
+
+
 def _info(name: str):
     def info(opts: SceneFileOptions, root) -> DatasetInfo:
         mean_std = scene_normalization(opts.normalization)
@@ -292,10 +335,17 @@ def _info(name: str):
             text = Path(opts.class_names).read_text(encoding="utf-8")
             num = sum(1 for line in text.splitlines() if line.strip())
         else:
-            num = OFFICIAL_CLASSES[name]
+            num = tree_classes(name, opts, root) or OFFICIAL_CLASSES[name]
         return DatasetInfo(num, opts.image_size, "scene", *mean_std)
 
     return info
+
+
+def _check_files(name: str):
+    def check_files(opts: SceneFileOptions, root) -> None:
+        READERS[name](resolve_root(name, root), opts.model_dump())
+
+    return check_files
 
 
 def _build(name: str):
@@ -318,6 +368,7 @@ for _name, _title, _options, _published in (
             options=_options,
             info=_info(_name),
             build=_build(_name),
+            check_files=_check_files(_name),
             subdir=DEFAULT_DIRS[_name],
             layout=LAYOUTS[_name],
             published=_published,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import torch
@@ -10,6 +9,9 @@ import torchvision.models as tvm
 from torch import nn
 from torchvision.models.mobilenetv2 import InvertedResidual
 from torchvision.ops.misc import Conv2dNormActivation
+
+from . import weights
+from .weights import IMAGENET_WEIGHTS
 
 RESNET_TAPS = ["layer1", "layer2", "layer3", "layer4"]
 # docs/method.md#taps: features[:4], [4:7], [7:14], [14:] -> outputs of blocks 3, 6, 13 and 18.
@@ -21,15 +23,15 @@ MOBILENET_LEAVES = (InvertedResidual, Conv2dNormActivation)
 
 # name -> (torchvision builder, tap names, final Linear, ImageNet weights)
 IMAGENET_SPECS: dict[str, tuple[Callable[..., nn.Module], list[str], str, tvm.WeightsEnum]] = {
-    "resnet18": (tvm.resnet18, RESNET_TAPS, "fc", tvm.ResNet18_Weights.IMAGENET1K_V1),
-    "resnet34": (tvm.resnet34, RESNET_TAPS, "fc", tvm.ResNet34_Weights.IMAGENET1K_V1),
-    "resnet50": (tvm.resnet50, RESNET_TAPS, "fc", tvm.ResNet50_Weights.IMAGENET1K_V1),
-    "resnet152": (tvm.resnet152, RESNET_TAPS, "fc", tvm.ResNet152_Weights.IMAGENET1K_V1),
+    "resnet18": (tvm.resnet18, RESNET_TAPS, "fc", IMAGENET_WEIGHTS["resnet18"]),
+    "resnet34": (tvm.resnet34, RESNET_TAPS, "fc", IMAGENET_WEIGHTS["resnet34"]),
+    "resnet50": (tvm.resnet50, RESNET_TAPS, "fc", IMAGENET_WEIGHTS["resnet50"]),
+    "resnet152": (tvm.resnet152, RESNET_TAPS, "fc", IMAGENET_WEIGHTS["resnet152"]),
     "mobilenet_v2": (
         tvm.mobilenet_v2,
         MOBILENET_TAPS,
         "classifier.1",
-        tvm.MobileNet_V2_Weights.IMAGENET1K_V1,
+        IMAGENET_WEIGHTS["mobilenet_v2"],
     ),
 }
 
@@ -37,22 +39,11 @@ IMAGENET_SPECS: dict[str, tuple[Callable[..., nn.Module], list[str], str, tvm.We
 def imagenet_state_dict(name: str) -> dict[str, torch.Tensor]:
     """The ImageNet-1k V1 state dict of `name`, from the torch hub cache or downloaded into it.
 
-    Offline without a cached copy this stops rather than continuing from random weights,
-    since a "pretrained" teacher that is silently random would invalidate every result.
+    Offline without a cached copy this stops (`weights.MissingWeights`, one line naming the
+    file and folder) rather than continuing from random weights, since a "pretrained"
+    teacher that is silently random would invalidate every result.
     """
-    weights = IMAGENET_SPECS[name][3]
-    try:
-        return torch.hub.load_state_dict_from_url(
-            weights.url, progress=True, check_hash=True, weights_only=True
-        )
-    except Exception as err:
-        cache = os.path.join(torch.hub.get_dir(), "checkpoints")
-        filename = weights.url.rsplit("/", 1)[-1]
-        raise RuntimeError(
-            f"The ImageNet weights for {name} could not be downloaded from {weights.url} "
-            f"({type(err).__name__}: {err}); put {filename} into {cache} "
-            "(the torch hub cache, moved by $TORCH_HOME) and try again."
-        ) from err
+    return weights.load_imagenet_state(name)
 
 
 def _fresh_head(net: nn.Module, name: str, num_classes: int) -> None:

@@ -14,16 +14,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    NonNegativeInt,
+    PositiveInt,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+)
 
 from dctkd.data import dataset as dataset_entry
+from dctkd.errors import ConfigError
 from dctkd.losses import method_names
+from dctkd.validation import dotted, first_problem, parse_yaml
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 DATA_ENV = "DCTKD_DATA"
 _TOP_KEYS = {
     "description", "synthetic", "base", "roles", "datasets", "pairs", "seeds",
-    "teacher_seed", "methods", "plus_kd", "families",
+    "teacher_seed", "methods", "plus_kd", "families", "method_options_by_student",
+    "method_settings",
 }
 
 
@@ -79,6 +90,19 @@ class Profile:
         return ds["published"] if "published" in ds else dataset_entry(
             ds["data"]["name"]).published
 
+    def method_options(self, dataset: str, student: str, method: str) -> dict:
+        """Options of `method` for `student` on `dataset`: the profile's per-student ones
+        (`method_options_by_student`, e.g. ReviewKD's fusion width for MobileNetV2), then the
+        dataset's own `method_options`, later winning."""
+        by_student = self.spec.get("method_options_by_student") or {}
+        return {**by_student.get(student, {}).get(method, {}),
+                **self.datasets[dataset].get("method_options", {}).get(method, {})}
+
+    def method_settings(self, method: str) -> dict:
+        """Run settings a student trained with `method` (or `method+kd`) takes on top of its
+        role's, e.g. SemCKD's LR: its published weight belongs with LR 0.05."""
+        return (self.spec.get("method_settings") or {}).get(method.split("+")[0], {}) or {}
+
     def main_methods(self) -> list[str]:
         """Row order of the paper's tables: baseline, methods alone, KD, methods + KD."""
         alone = [m for m in self.spec["methods"] if m != "kd"]
@@ -103,13 +127,15 @@ def load_profile(
     if not path.is_file():
         raise ValueError(f"unknown profile {name!r}; expected one of {list_profiles()} "
                          "or the path of a profile YAML file")
-    with open(path) as fh:
-        spec = yaml.safe_load(fh) or {}
+    spec = parse_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{path}: expected a mapping of profile keys, got {spec!r}")
     pairs = list(overrides.items()) if isinstance(overrides, dict) else [
         _split_override(item) for item in (overrides or [])
     ]
     for key, value in pairs:
         _set_path(spec, key, value)
+    _check_types(spec, path, {key.split(".")[0] for key, _ in pairs})
     _validate(spec, path.stem)
     if not data:
         from dctkd.data import data_home
@@ -122,7 +148,98 @@ def _split_override(item: str) -> tuple[str, Any]:
     if "=" not in item:
         raise ValueError(f"profile override {item!r} is not of the form key=value")
     key, raw = item.split("=", 1)
-    return key.strip(), yaml.safe_load(raw)
+    return key.strip(), parse_yaml(raw, f"--set {key.strip()}")
+
+
+_FIELDS = ConfigDict(extra="forbid")
+
+
+class _Pair(BaseModel):
+    model_config = _FIELDS
+    teacher: str
+    student: str
+
+
+class _Family(BaseModel):
+    """The settings every family may take; each family adds its own, and nothing else."""
+
+    model_config = _FIELDS
+    dataset: str | None = None
+    pair: NonNegativeInt = 0
+    seeds: list[NonNegativeInt] | None = None
+    seed: NonNegativeInt | None = None
+
+
+class _Datasets(_Family):
+    datasets: list[str]
+
+
+class _Methods(_Family):
+    methods: list[str]
+
+
+class _Alpha(_Family):
+    method: str
+    alphas: list[float]
+
+
+class _Design(_Family):
+    transform: dict[str, dict | None] | None = None
+    pred_guide: dict[str, dict | None] | None = None
+    levels: dict[str, dict | None] | None = None
+
+
+class _BaselineAlpha(_Methods):
+    changes: list[float]
+
+
+class _Curves(_Family):
+    max_epoch: PositiveInt | None = None
+
+
+class _KStudy(_Methods):
+    ks: dict[int, dict | None]
+
+
+# The keys each experiment family of `dctkd.report.grid` reads (one entry per family there);
+# a misspelled one stops here.
+FAMILY_SETTINGS: dict[str, type[BaseModel]] = {
+    "teachers": _Datasets, "main": _Datasets, "baselines": _Datasets, "method": _Methods,
+    "per_class": _Methods, "attention": _Methods, "alpha": _Alpha, "design": _Design,
+    "baseline_alpha": _BaselineAlpha, "curves": _Curves, "kstudy": _KStudy,
+}
+# The typed top-level keys (the rest are free-form sections, checked by `_validate`).
+_TOP_TYPES: dict[str, Any] = {
+    "description": str, "synthetic": StrictBool, "seeds": list[NonNegativeInt],
+    "teacher_seed": NonNegativeInt, "methods": list[str], "plus_kd": list[str],
+    "pairs": list[_Pair], "families": dict[str, dict],
+}
+
+
+def _check_types(spec: dict, path: Path, overridden: set[str]) -> None:
+    """Each typed key and each family's settings against their declared types (ConfigError).
+
+    The message names the key, what it expects, the value, and where it came from: the
+    profile file or `--set`.
+    """
+    checks = [(key, _TOP_TYPES[key], spec[key]) for key in _TOP_TYPES if key in spec]
+    for fam, settings in (spec.get("families") or {}).items():
+        if fam not in FAMILY_SETTINGS:
+            raise ConfigError(f"families.{fam}: unknown experiment family; expected one of "
+                              f"{sorted(FAMILY_SETTINGS)} "
+                              f"({_source(path, overridden, 'families')})")
+        checks.append((f"families.{fam}", FAMILY_SETTINGS[fam], settings))
+    for key, kind, value in checks:
+        try:
+            TypeAdapter(kind).validate_python(value)
+        except ValidationError as err:
+            where, text = first_problem(err, kind, "key")
+            raise ConfigError(f"{dotted((key, *where))}: {text} "
+                              f"({_source(path, overridden, key.split('.')[0])})") from None
+
+
+def _source(path: Path, overridden: set[str], key: str) -> str:
+    return "--set" if key in overridden else f"in {path}"
 
 
 def _set_path(spec: dict, key: str, value: Any) -> None:
@@ -160,6 +277,15 @@ def _validate(spec: dict, name: str) -> None:
         if bad:
             raise ValueError(f"profile {name!r} {key} names unknown method(s) {bad}; expected "
                              f"some of {sorted(known - {'none'})}")
+    bad = [m for m in spec.get("method_settings") or {} if m not in known]
+    if bad:
+        raise ValueError(f"profile {name!r} method_settings names unknown method(s) {bad}; "
+                         f"expected some of {sorted(known)}")
+    for student, options in (spec.get("method_options_by_student") or {}).items():
+        bad = [m for m in options or {} if m not in known]
+        if bad:
+            raise ValueError(f"profile {name!r} method_options_by_student.{student} names "
+                             f"unknown method(s) {bad}; expected some of {sorted(known)}")
     for key, ds in spec["datasets"].items():
         if not isinstance(ds, dict) or not isinstance(ds.get("data"), dict):
             raise ValueError(f"profile {name!r} dataset {key!r} needs a 'data' section")

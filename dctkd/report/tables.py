@@ -58,6 +58,7 @@ def collect(cells: Iterable[Cell], runs: Mapping) -> pd.DataFrame:
         row["best_epoch"] = final.get("best_epoch")
         row["train_seconds"] = final.get("train_seconds")
         row["diverged_epoch"] = final.get("diverged_epoch")
+        row["num_train"] = final.get("num_train")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -65,8 +66,10 @@ def collect(cells: Iterable[Cell], runs: Mapping) -> pd.DataFrame:
 def diverged_note(df: pd.DataFrame) -> str:
     """A caption sentence naming the runs whose loss became non-finite, or `""` if none.
 
-    Such a run stops at that epoch and reports its best checkpoint so far, so its numbers
-    say nothing about the method; the tables keep them, and this note says so.
+    A run that diverged after its first epoch stops there and reports its best checkpoint
+    before the divergence; one that diverged in epoch 1 has no usable checkpoint and no
+    numbers (blank cells). Either way its numbers say nothing about the method; the tables
+    keep the rows, and this note tells the two cases apart.
     """
     if "diverged_epoch" not in df.columns:
         return ""
@@ -74,10 +77,47 @@ def diverged_note(df: pd.DataFrame) -> str:
     bad = runs[runs["diverged_epoch"].notna()]
     if bad.empty:
         return ""
-    parts = [f"{label} ({len(g)} of {int((runs['label'] == label).sum())})"
-             for label, g in bad.groupby("label", sort=False)]
-    return (" Training diverged (non-finite loss) for " + ", ".join(parts) + " runs; they "
-            "report the checkpoint before the divergence, not a result of the method.")
+    first = bad["diverged_epoch"] == 1
+    if "best_epoch" in bad.columns:
+        first = first | (bad["best_epoch"] == 0)
+
+    def counts(part: pd.DataFrame) -> str:
+        return ", ".join(f"{label} ({len(g)} of {int((runs['label'] == label).sum())})"
+                         for label, g in part.groupby("label", sort=False))
+
+    sentences = []
+    if (~first).any():
+        sentences.append(f" Training diverged (non-finite loss) for {counts(bad[~first])} runs; "
+                         "they report the best checkpoint before the divergence, not a result "
+                         "of the method.")
+    if first.any():
+        sentences.append(f" Training diverged in epoch 1 for {counts(bad[first])} runs, which "
+                         "have no usable checkpoint and are left blank.")
+    return "".join(sentences)
+
+
+def crd_note(df: pd.DataFrame, nce_k: int | None = None) -> str:
+    """A caption sentence when CRD rows drew fewer than `nce_k` negatives, or `""` if none.
+
+    CRD caps its K negatives at N - 1 for a training split of N samples
+    (docs/deviations.md#crd-k-cap), so on MIT67 (and any small split) its rows are not
+    the 16,384-negative setting of the original; the caption says which K each split gave.
+    `nce_k` defaults to the CRD options' default; `num_train` comes from `collect`.
+    """
+    if "num_train" not in df.columns or df.empty:
+        return ""
+    if nce_k is None:
+        from dctkd.losses import method as catalogue_entry
+
+        nce_k = int(catalogue_entry("crd").options().nce_k)
+    runs = df.drop_duplicates("run_id")
+    crd = runs[runs["method"].astype(str).str.split("+").str[0] == "crd"]
+    capped = sorted({int(n) - 1 for n in crd["num_train"].dropna() if int(n) - 1 < nce_k})
+    if not capped:
+        return ""
+    ks = ", ".join(f"{k:,}" for k in capped)
+    return (f" CRD drew K = N − 1 = {ks} negatives per sample instead of {nce_k:,}: the "
+            "training split holds fewer samples (docs/deviations.md#crd-k-cap).")
 
 
 def seed_note(df: pd.DataFrame) -> str:
