@@ -440,7 +440,10 @@ def test_bf16_inputs_and_autocast_give_float32(gen, name):
     torch.manual_seed(1)
     plain = call(term, s, t, 4)
     assert auto.dtype == plain.dtype == torch.float32
-    assert auto.item() == pytest.approx(plain.item(), rel=1e-5)
+    # Trainable parts (regressors, fusion modules) run in bf16 under autocast, as the
+    # student does; the rest of every term is float32 math on the same inputs.
+    networks = any(True for _ in term.parameters())
+    assert auto.item() == pytest.approx(plain.item(), rel=3e-2 if networks else 1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(TERMS))

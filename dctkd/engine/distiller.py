@@ -2,8 +2,9 @@
 
 `Distiller.forward` returns the student logits and the *weighted* loss terms, whose sum is
 what the optimiser minimises. The teacher cannot leave eval mode, has no gradients and runs
-under `no_grad` on the same (augmented) batch as the student. The networks may run under
-autocast; the loss terms are computed with autocast off, in float32.
+under `no_grad` on the same (augmented) batch as the student, or is replaced by its cached
+outputs (`engine.teacher_cache`). The networks may run under autocast, a term's trainable
+parts included; all loss math is computed with autocast off, in float32.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class Distiller(nn.Module):
         self.teacher = teacher
         self.term = term
         self.objective = objective
+        # Precomputed teacher outputs by training-sample index (`teacher_cache`), or None.
+        self.teacher_outputs = None
         if teacher is not None:
             teacher.requires_grad_(False)
             teacher.eval()
@@ -78,16 +81,20 @@ class Distiller(nn.Module):
         losses: dict[str, torch.Tensor] = {}
         obj = self.objective
         t_out = None
-        if self.teacher is not None and obj.needs_teacher:
+        if self.teacher_outputs is not None and index is not None and self.training:
+            t_out = self.teacher_outputs.lookup(index, images.device)
+        elif self.teacher is not None and obj.needs_teacher:
             with torch.no_grad():
                 t_logits, t_feats = self.teacher(images)
             t_out = Outputs(t_logits, list(t_feats))
+        if self.term is not None:
+            # Under the caller's autocast: a term's trainable parts (regressors, fusion
+            # modules) run in the student's precision; every term computes its math in float32.
+            value = self.term.distill(Outputs(s_logits, list(s_feats)), t_out, targets, index)
+            losses[obj.term] = obj.alpha * value.float()
         with torch.autocast(images.device.type, enabled=False):
             logits32 = s_logits.float()
             losses["ce"] = obj.beta * F.cross_entropy(logits32, targets)
-            if self.term is not None:
-                value = self.term.distill(Outputs(s_logits, list(s_feats)), t_out, targets, index)
-                losses[obj.term] = obj.alpha * value.float()
             if obj.delta > 0:
                 losses["kd"] = losses.get("kd", 0) + obj.delta * kd_loss(
                     logits32, t_out.logits.float(), obj.temperature

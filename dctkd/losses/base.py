@@ -44,6 +44,14 @@ class DistillTerm(nn.Module):
 _AUTOCAST_DEVICES = ("cpu", "cuda", "xpu", "mps")
 
 
+def network_input(x: torch.Tensor, module: nn.Module) -> torch.Tensor:
+    """`x` as a term's trainable network takes it: unchanged under autocast (the network runs
+    in the student's precision), else in the network's own dtype."""
+    if x.device.type in _AUTOCAST_DEVICES and torch.is_autocast_enabled(x.device.type):
+        return x
+    return x.to(next(module.parameters()).dtype)
+
+
 def float32_math(device: torch.device) -> contextlib.AbstractContextManager:
     """Context that disables autocast on `device` so ops inside run in the inputs' dtype."""
     if device.type in _AUTOCAST_DEVICES:

@@ -11,7 +11,7 @@ from pydantic import PositiveInt
 from torch import nn
 
 from .at import pool_to_smaller
-from .base import DistillTerm, Outputs, float32_math
+from .base import DistillTerm, Outputs, float32_math, network_input
 from .catalogue import Method, Needs, Options, register
 
 
@@ -140,8 +140,8 @@ class CKDLoss(DistillTerm):
         targets: torch.Tensor,
         index: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        taps_s = [f.float() for f in student.features[self.first_tap :]]
-        taps_t = [f.detach().float() for f in teacher.features[self.first_tap :]]
+        taps_s = list(student.features[self.first_tap :])
+        taps_t = [f.detach() for f in teacher.features[self.first_tap :]]
         if len(taps_s) != len(self.query) or len(taps_t) != len(self.key):
             raise ValueError(
                 f"CKD was built for {len(self.query) + self.first_tap} student and "
@@ -149,30 +149,38 @@ class CKDLoss(DistillTerm):
                 f"and {len(teacher.features)}"
             )
         batch = taps_s[0].shape[0]
-        with float32_math(taps_s[0].device):
-            total = taps_s[0].new_zeros(())
-            for start in range(0, batch, self.batch_size):
-                part = slice(start, start + self.batch_size)
-                total = total + self._weighted_errors(
-                    [f[part] for f in taps_s], [f[part] for f in taps_t]
-                )
-            return total / (batch * len(taps_s))
+        total = taps_s[0].new_zeros((), dtype=torch.float32)
+        for start in range(0, batch, self.batch_size):
+            part = slice(start, start + self.batch_size)
+            total = total + self._weighted_errors(
+                [f[part] for f in taps_s], [f[part] for f in taps_t]
+            )
+        return total / (batch * len(taps_s))
 
     def _weighted_errors(
         self, taps_s: list[torch.Tensor], taps_t: list[torch.Tensor]
     ) -> torch.Tensor:
-        """`sum_{b,i,j} w_bij * err_bij` for one batch of at most `batch_size` samples."""
-        q = [m(self.relations(f)) for m, f in zip(self.query, taps_s, strict=True)]
-        k = [m(self.relations(f)) for m, f in zip(self.key, taps_t, strict=True)]
-        # (B, n_s, d) x (B, d, n_t): per-sample affinity of each student tap to each teacher tap
-        weights = F.softmax(torch.bmm(torch.stack(q, 1), torch.stack(k, 2)), dim=-1)
+        """`sum_{b,i,j} w_bij * err_bij` for one batch of at most `batch_size` samples.
+
+        Relations, attention weights and errors are float32; the regressors run in the
+        caller's precision, as the student does.
+        """
+        device = taps_s[0].device
+        with float32_math(device):
+            q = [m(self.relations(f.float())) for m, f in zip(self.query, taps_s, strict=True)]
+            k = [m(self.relations(f.float())) for m, f in zip(self.key, taps_t, strict=True)]
+            # (B, n_s, d) x (B, d, n_t): per-sample affinity of each student tap to each teacher tap
+            weights = F.softmax(torch.bmm(torch.stack(q, 1), torch.stack(k, 2)), dim=-1)
         errors = []
         for row, fs in zip(self.regressors, taps_s, strict=True):
             for reg, ft in zip(row, taps_t, strict=True):
                 s_in, t_in = pool_to_smaller(fs, ft)
-                errors.append((reg(s_in) - t_in).pow(2).flatten(1).mean(1))
-        errors = torch.stack(errors, 1).view(weights.shape)
-        return (weights * errors).sum()
+                mapped = reg(network_input(s_in, reg))
+                with float32_math(device):
+                    errors.append((mapped.float() - t_in.float()).pow(2).flatten(1).mean(1))
+        with float32_math(device):
+            errors = torch.stack(errors, 1).view(weights.shape)
+            return (weights * errors).sum()
 
 
 class CKDOptions(Options):

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from pydantic import PositiveInt
 from torch import nn
 
-from .base import DistillTerm, Outputs, float32_math
+from .base import DistillTerm, Outputs, float32_math, network_input
 from .catalogue import Method, Needs, Options, register
 
 PYRAMID = (4, 2, 1)
@@ -41,7 +41,7 @@ class ABF(nn.Module):
     def forward(
         self, x: torch.Tensor, residual: torch.Tensor | None, out_size: tuple[int, int]
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.conv1(x)
+        x = self.conv1(network_input(x, self.conv1))
         if self.att is not None:
             residual = F.interpolate(residual, size=tuple(x.shape[2:]), mode="nearest")
             w = self.att(torch.cat([x, residual], dim=1))
@@ -116,9 +116,9 @@ class ReviewLoss(DistillTerm):
 
     @staticmethod
     def levels(out: Outputs) -> list[torch.Tensor]:
-        """The spatial taps (float32) followed by the embedding as a 1x1 map."""
+        """The spatial taps followed by the embedding as a 1x1 map."""
         emb = out.embedding
-        return [f.float() for f in out.features] + [emb.view(*emb.shape, 1, 1)]
+        return [*out.features, emb.view(*emb.shape, 1, 1)]
 
     def fuse(self, levels: list[torch.Tensor], out_sizes: list[tuple[int, int]]):
         """Student levels -> one output per level in teacher channels and sizes, shallow first."""
@@ -142,10 +142,12 @@ class ReviewLoss(DistillTerm):
                 f"ReviewKD was built for {len(self.abfs) - 1} taps per network; got "
                 f"{len(student.features)} student and {len(teacher.features)} teacher maps"
             )
+        # The fusion modules run in the caller's precision, as the student does; the loss in
+        # float32.
+        ts = [t.detach() for t in self.levels(teacher)]
+        outs = self.fuse(self.levels(student), [tuple(t.shape[2:]) for t in ts])
         with float32_math(student.features[0].device):
-            ts = [t.detach() for t in self.levels(teacher)]
-            outs = self.fuse(self.levels(student), [tuple(t.shape[2:]) for t in ts])
-            return sum(hcl(o, t) for o, t in zip(outs, ts, strict=True))
+            return sum(hcl(o.float(), t.float()) for o, t in zip(outs, ts, strict=True))
 
 
 class ReviewOptions(Options):

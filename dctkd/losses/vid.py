@@ -13,7 +13,7 @@ from pydantic import PositiveFloat
 from torch import nn
 
 from .at import pool_to_smaller
-from .base import DistillTerm, Outputs, float32_math
+from .base import DistillTerm, Outputs, float32_math, network_input
 from .catalogue import Method, Needs, Options, register
 
 
@@ -42,10 +42,15 @@ class VIDRegressor(nn.Module):
         return F.softplus(self.log_scale) + self.eps
 
     def forward(self, fs: torch.Tensor, ft: torch.Tensor) -> torch.Tensor:
-        """Mean over `(B, C_t, H, W)` of the Gaussian negative log-likelihood (without log 2pi)."""
-        mu = self.mean(fs)
-        var = self.variance().view(1, -1, 1, 1)
-        return (0.5 * ((mu - ft).pow(2) / var + var.log())).mean()
+        """Mean over `(B, C_t, H, W)` of the Gaussian negative log-likelihood (without log 2pi).
+
+        The mean network runs in the caller's precision (as the student does); the
+        likelihood is computed in float32.
+        """
+        mu = self.mean(network_input(fs, self.mean))
+        with float32_math(mu.device):
+            var = self.variance().float().view(1, -1, 1, 1)
+            return (0.5 * ((mu.float() - ft.float()).pow(2) / var + var.log())).mean()
 
 
 class VIDLoss(DistillTerm):
@@ -111,12 +116,11 @@ class VIDLoss(DistillTerm):
                 f"VID was built for {len(self.regressors) + self.first_tap} taps per network; "
                 f"got {len(student.features)} student and {len(teacher.features)} teacher maps"
             )
-        with float32_math(taps_s[0].device):
-            total = taps_s[0].new_zeros((), dtype=torch.float32)
-            for reg, fs, ft in zip(self.regressors, taps_s, taps_t, strict=True):
-                fs, ft = pool_to_smaller(fs.float(), ft.detach().float())
-                total = total + reg(fs, ft)
-            return total
+        total = taps_s[0].new_zeros((), dtype=torch.float32)
+        for reg, fs, ft in zip(self.regressors, taps_s, taps_t, strict=True):
+            fs, ft = pool_to_smaller(fs, ft.detach())
+            total = total + reg(fs, ft)
+        return total
 
 
 class VIDOptions(Options):
