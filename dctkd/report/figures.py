@@ -385,6 +385,27 @@ def per_class_delta(table: pd.DataFrame, a: str, b: str):
     return fig
 
 
+@styled
+def loss_terms_plot(histories: Mapping[str, Sequence[pd.DataFrame]]) -> Figure:
+    """A panel per method: each weighted loss term per epoch (`loss_<name>` columns of
+    `metrics.csv`, mean over seeds, log scale), so a term that barely acts or swamps the
+    cross-entropy shows."""
+    fig, axes = plt.subplots(1, len(histories), figsize=(3.2 * len(histories), 2.8),
+                             squeeze=False, sharey=True)
+    for ax, (method, frames) in zip(axes[0], histories.items(), strict=True):
+        joined = pd.concat(list(frames))
+        for column in [c for c in joined.columns if c.startswith("loss_")]:
+            s = joined.groupby("epoch")[column].mean()
+            ax.plot(s.index, s.clip(lower=1e-6), label=column.removeprefix("loss_"))
+        ax.set_yscale("log")
+        ax.set_title(method_label(method), fontsize="small")
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize="x-small", frameon=False)
+    axes[0, 0].set_ylabel("weighted loss term")
+    fig.tight_layout()
+    return fig
+
+
 __all__ = ["alpha_plot", "confusion_plot", "curves_plot", "design_plot", "k_study_plot",
-           "method_bars", "per_class_delta", "per_class_plot", "sensitivity_box",
+           "loss_terms_plot", "method_bars", "per_class_delta", "per_class_plot", "sensitivity_box",
            "sensitivity_plot"]

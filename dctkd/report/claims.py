@@ -1,0 +1,169 @@
+"""What the numbers say, and how sure they are: the paper's claims as paired differences over
+seeds with 95 % intervals, and the evidence that every run reached its plateau.
+
+Each function takes the frames of `report.tables` (a row per run: `label`, `seed`, metrics)
+or labelled cells and their runs, and returns a table a notebook shows and saves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from dctkd.analysis import stats
+from dctkd.losses import TEACHER_LABEL
+
+from .grid import Cell
+
+CLAIMS = (("DCT", "AT"), ("DCT", "Baseline"), ("DCT + KD", "KD"))
+"""The paper's comparisons of the main table: DCT against AT and against the student alone,
+DCT + KD against KD."""
+
+
+def interval_text(low: float, high: float, digits: int = 2) -> str:
+    """`"[+1.20, +3.40]"`, or empty when there is no interval (one seed)."""
+    if np.isnan(low) or np.isnan(high):
+        return ""
+    return f"[{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
+def claims_table(df: pd.DataFrame, comparisons: Sequence[tuple[str, str]] = CLAIMS,
+                 value: str = "top1", digits: int = 2) -> pd.DataFrame:
+    """A row per comparison `A − B` present in `df`: paired seeds, both means, the mean
+    difference, its 95 % interval and the verdict it supports (`stats.compare`)."""
+    labels = set(df["label"])
+    wanted = [(a, b) for a, b in comparisons if a in labels and b in labels]
+    got = stats.compare(df[df["label"] != TEACHER_LABEL], wanted, value)
+    rows = []
+    for (a, b), (_, r) in zip(wanted, got.iterrows(), strict=True):
+        rows.append({
+            "comparison": r["comparison"],
+            "seeds": int(r["seeds"]),
+            "A": round(float(r[a]), digits),
+            "B": round(float(r[b]), digits),
+            "difference": round(float(r["difference"]), digits),
+            "95% interval": interval_text(r["ci_low"], r["ci_high"], digits),
+            "verdict": r["verdict"],
+        })
+    return pd.DataFrame(rows, columns=["comparison", "seeds", "A", "B", "difference",
+                                       "95% interval", "verdict"])
+
+
+def against(df: pd.DataFrame, reference: str, others: Iterable[str] | None = None,
+            value: str = "top1", digits: int = 2) -> pd.DataFrame:
+    """Every label of `df` (or `others`) against one `reference` label, paired by seed."""
+    names = [x for x in (others or dict.fromkeys(df["label"])) if x not in (reference,
+                                                                              TEACHER_LABEL)]
+    return claims_table(df, [(x, reference) for x in names], value, digits)
+
+
+def relabel(df: pd.DataFrame, param: str, template: str = "{label} ({value})") -> pd.DataFrame:
+    """`df` with the rows of an ablated `param` labelled by their setting (`"DCT (alpha 0.3)"`),
+    so each setting can be paired by seed against another."""
+    out = df.copy()
+    rows = out["param"] == param
+    out.loc[rows, "label"] = [template.format(label=lab, value=_setting(v), param=param)
+                              for lab, v in zip(out.loc[rows, "label"], out.loc[rows, "value"],
+                                                strict=True)]
+    return out
+
+
+def _setting(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def sentences(table: pd.DataFrame) -> list[str]:
+    """The claims table in words, one line per comparison, for a notebook's summary."""
+    out = []
+    for _, row in table.iterrows():
+        interval = row["95% interval"] or "no interval"
+        out.append(f"{row['comparison']}: {row['difference']:+.2f} points over {row['seeds']} "
+                   f"paired seeds, 95% interval {interval} → {row['verdict']}")
+    return out
+
+
+def kstudy_claims(accuracy: pd.DataFrame, ceiling: Mapping[int, float],
+                  comparisons: Sequence[tuple[str, str]] = (("DCT", "AT"), ("DCT", "Baseline")),
+                  digits: int = 2) -> pd.DataFrame:
+    """Per k: how hard the task is (the teacher's Top-1, the student alone's, the gap between
+    them, the one-object ceiling) beside each comparison's paired Top-1 difference and its
+    95 % interval, so a trend against k can be read against a trend in difficulty.
+
+    `accuracy` has `k, method, seed, top1` (`study.kstudy_accuracy`).
+    """
+    rows = []
+    for k, part in accuracy.groupby("k", sort=True):
+        teacher = part[part["method"] == TEACHER_LABEL]["top1"].mean()
+        alone = part[part["method"] == "Baseline"]["top1"].mean()
+        row = {"k": int(k), "teacher Top-1": round(teacher, digits),
+               "student alone Top-1": round(alone, digits),
+               "teacher − student alone": round(teacher - alone, digits),
+               "one-object ceiling": round(ceiling.get(int(k), np.nan), 1)}
+        found = claims_table(part.rename(columns={"method": "label"}), comparisons, "top1",
+                             digits)
+        for _, r in found.iterrows():
+            row[r["comparison"]] = r["difference"]
+            row[f"{r['comparison']} 95% interval"] = r["95% interval"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def kstudy_trend(gains: pd.DataFrame, quantity: str = "Top-1 (%)",
+                 digits: int = 3) -> pd.DataFrame:
+    """A row per comparison: the least-squares slope of its per-seed gain against k (points
+    per extra object) with a 95 % interval; `gains` is `analysis.kstudy.kstudy_gains`."""
+    rows = []
+    part = gains[gains["quantity"] == quantity]
+    for comp, sub in part.groupby("comparison", sort=False):
+        got = stats.trend(sub["k"], sub["gain"])
+        rows.append({"comparison": comp, "quantity": quantity, "points": got["points"],
+                     "slope per k": round(got["slope"], digits),
+                     "95% interval": interval_text(got["ci_low"], got["ci_high"], digits),
+                     "verdict": _trend_verdict(got)})
+    return pd.DataFrame(rows)
+
+
+def _trend_verdict(got: dict) -> str:
+    if np.isnan(got["ci_low"]):
+        return "too few points"
+    if got["ci_low"] > 0:
+        return "grows with k"
+    if got["ci_high"] < 0:
+        return "shrinks with k"
+    return "no trend resolved"
+
+
+def plateau_table(cells: Sequence[Cell], runs: Mapping, column: str = "val_top1",
+                  share: float = 0.2) -> pd.DataFrame:
+    """A row per label: did its runs stop learning before their last epoch?
+
+    The seed-mean curve of `column` over the last `share` of the epochs moves by `change`
+    (last minus first of that stretch) and spans `range`; `best epoch` is the mean over seeds
+    of the epoch with the best value, and `best at last epoch` how many seeds peaked there.
+    """
+    curves: dict[str, list[pd.DataFrame]] = {}
+    for cell in cells:
+        hist = runs[cell.run_id].history()
+        if column in hist.columns and hist[column].notna().any():
+            curves.setdefault(cell.label, []).append(hist[["epoch", column]].dropna())
+    rows = []
+    for label, frames in curves.items():
+        mean = pd.concat(frames).groupby("epoch", as_index=False)[column].mean()
+        got = stats.plateau(mean, column, share)
+        per_seed = [stats.plateau(f, column, share) for f in frames]
+        rows.append({
+            "method": label,
+            "seeds": len(frames),
+            "epochs": got["epochs"],
+            f"change over last {share:.0%}": round(got["change"], 2),
+            f"range over last {share:.0%}": round(got["range"], 2),
+            "best epoch": round(float(np.mean([p["best_epoch"] for p in per_seed])), 1),
+            "best at last epoch": sum(p["best_epoch"] == p["epochs"] for p in per_seed),
+        })
+    return pd.DataFrame(rows)
+
+
+__all__ = ["CLAIMS", "against", "claims_table", "interval_text", "kstudy_claims", "kstudy_trend",
+           "plateau_table", "relabel", "sentences"]
