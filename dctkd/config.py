@@ -67,7 +67,8 @@ class DataConfig:
     `options` are the dataset's own parameters (for `scenes`: k, num_classes, image_size,
     train_size, test_size, distractors, seed). `train_size` subsamples the training split
     (seeded) to make a data-limited student; `val_fraction` of train is held out for
-    checkpoint selection, never the test split.
+    checkpoint selection, never the test split. `augment`: the dataset's training
+    augmentation (`true`), none (`false`), or horizontal flips only (`flip`).
     """
 
     name: str = "scenes"
@@ -75,7 +76,7 @@ class DataConfig:
     options: dict[str, Any] = field(default_factory=dict)
     train_size: Count | None = None
     val_fraction: Annotated[Number, Field(ge=0, lt=1)] = 0.1
-    augment: StrictBool = True
+    augment: StrictBool | Literal["flip"] = True
 
     @field_validator("name")
     @classmethod

@@ -208,9 +208,10 @@ def test_failing_notebook_stops_the_build_with_its_name_and_error(tmp_path, jobs
 
 
 def test_missing_data_root_stops_the_paper_build_before_training(tmp_path, capsys):
-    args = _parser().parse_args(["--profile", "paper", "--data", str(tmp_path),
-                              "--nb", "04", "--results", str(tmp_path / "out")])
-    assert figures.main(args) == 1
+    from dctkd.cli import main
+
+    assert main(["figures", "--profile", "paper", "--data", str(tmp_path), "--nb", "04",
+                 "--results", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "ADE20K" in err and str(tmp_path / "ADEChallengeData2016") in err
     assert not (tmp_path / "out" / "runs").exists()

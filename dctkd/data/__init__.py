@@ -68,7 +68,7 @@ def build_dataset(
     entry = dataset(name)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {list(SPLITS)}")
-    do_augment = split == "train" if augment is None else bool(augment)
+    do_augment = split == "train" if augment is None else augment
     official = "test" if split == "test" else "train"
     ds = entry.build(official, root, entry.parse_options(options), do_augment)
     if split != "test":

@@ -38,11 +38,14 @@ def scene_normalization(name: str) -> MeanStd:
 
 
 def scene_transform(
-    train: bool, image_size: int = 224, mean_std: MeanStd = SCENE_MEAN_STD_ORIGINAL
+    train: bool | str, image_size: int = 224, mean_std: MeanStd = SCENE_MEAN_STD_ORIGINAL
 ) -> v2.Compose:
-    """PIL image -> normalised float `(3, image_size, image_size)`; resize side `s*256/224`."""
+    """PIL image -> normalised float `(3, image_size, image_size)`; resize side `s*256/224`.
+
+    `train`: True for random crops and flips, `"flip"` for flips of the centre crop only.
+    """
     resize = round(image_size * 256 / 224)
-    crop = v2.RandomCrop(image_size) if train else v2.CenterCrop(image_size)
+    crop = v2.RandomCrop(image_size) if train is True else v2.CenterCrop(image_size)
     steps = [v2.Resize(resize, antialias=True), crop]
     if train:
         steps.append(v2.RandomHorizontalFlip())
@@ -59,16 +62,18 @@ class PadCropFlip:
 
     Equivalent to the torchvision v2 pipeline with zero padding, written out because it runs
     once per sample in the main process and costs about half as much (~40 us at 32 px), which
-    matters next to a resnet8 step of ~0.4 ms per image. `augment=False` only normalises.
+    matters next to a resnet8 step of ~0.4 ms per image. `augment=False` only normalises;
+    `augment="flip"` only flips (no shift): a shifted crop of a synthetic scene can cut out
+    an object that defines its class.
     """
 
-    def __init__(self, mean_std: MeanStd, augment: bool, pad: int = 4) -> None:
+    def __init__(self, mean_std: MeanStd, augment: bool | str, pad: int = 4) -> None:
         self.scale = 1.0 / (255.0 * torch.tensor(mean_std[1]).view(3, 1, 1))
         self.shift = -torch.tensor(mean_std[0]).view(3, 1, 1) / torch.tensor(mean_std[1]).view(
             3, 1, 1
         )
         self.augment = augment
-        self.pad = pad
+        self.pad = 0 if augment == "flip" else pad
 
     def __call__(self, img: Tensor) -> Tensor:
         if self.augment:

@@ -75,8 +75,11 @@ def student_config(
     if method == "none":
         return cfg
     base = method.split("+")[0]
-    opts = {**profile.datasets[dataset].get("method_options", {}).get(base, {}), **(options or {})}
+    opts = {**profile.method_options(dataset, pair[1], base), **(options or {})}
     m = MethodConfig(name=method, alpha=alpha, options=opts)
+    settings = profile.method_settings(method)
+    if settings:
+        cfg = from_dict(RunConfig, _merge(to_dict(cfg), settings))
     return replace(cfg, teacher=teacher_config(profile, dataset, pair[0], variant), method=m)
 
 
@@ -144,13 +147,21 @@ def _student_cell(profile: Profile, family: str, dataset: str, pair: tuple[str, 
 
 
 def teachers(profile: Profile) -> list[Cell]:
-    """One teacher per dataset and pair of the main table.
-
-    See `docs/experiments.md#teachers-and-baselines`.
+    """The teacher of each dataset and pair of the main table, and, with `seeds`, the same
+    teacher recipe trained with other seeds: its spread (the students distil from the
+    `teacher_seed` one). See `docs/experiments.md#teachers-and-baselines`.
     """
-    datasets = profile.spec["families"].get("teachers", profile.family("main"))["datasets"]
-    return [_teacher_cell(profile, "teachers", ds, pair)
-            for ds in datasets for pair in profile.pairs(ds)]
+    f = profile.spec["families"].get("teachers", profile.family("main"))
+    main_seed = int(profile.spec.get("teacher_seed", 0))
+    out = []
+    for ds in f["datasets"]:
+        for pair in profile.pairs(ds):
+            out.append(_teacher_cell(profile, "teachers", ds, pair))
+            for seed in f.get("seeds", []):
+                if int(seed) != main_seed:
+                    cfg = role_config(profile, ds, "teacher", pair[0], int(seed))
+                    out.append(Cell("teachers", ds, pair[0], pair[1], TEACHER, cfg.seed, cfg))
+    return out
 
 
 def baselines(profile: Profile) -> list[Cell]:
