@@ -4,7 +4,8 @@ Each command is a pair `(add_arguments(parser), run(args) -> exit code)` in `COM
 name of a module defining those two functions, imported only when its command runs. A bad
 configuration stops with one line on stderr and exit code 2, before any training; so does
 any other user error (a path, a damaged file, a full disk). A run or notebook that fails
-exits with 1. `--debug` (before or after the command) shows the traceback instead.
+exits with 1; when several runs failed, each is listed (with its log) before that line.
+`--debug` (before or after the command) shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -185,6 +186,7 @@ COMMANDS: dict[str, Command | str] = {
     "evaluate": (evaluate_arguments, evaluate_command),
     "figures": "dctkd.report.build",
     "fetch-weights": "dctkd.report.fetch_weights",
+    "status": "dctkd.report.status",
 }
 
 
@@ -237,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             code = exit_code(err)
             if debug or args.debug or code is None:
                 raise
+            for line in getattr(err, "details", ()):  # e.g. each failed run and its log
+                print(f"  {line}", file=sys.stderr)
             print(f"dctkd {name}: error: {one_line(err)}", file=sys.stderr)
             return code
 

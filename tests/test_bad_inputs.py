@@ -148,6 +148,8 @@ def test_a_config_file_with_text_numbers_is_typed(tmp_path):
      "(command line)"),
     ("optim.schedule=cos", "optim.schedule: expected one of 'step', 'multistep' or 'cosine', "
      "got 'cos' (command line)"),
+    ("data.augment=crop", "data.augment: expected true, false or 'flip', got 'crop' "
+     "(command line)"),
     ("runtime.device=gpu", "runtime.device: expected auto, cpu, mps, cuda or cuda:<index>, "
      "got 'gpu' (command line)"),
     ("runtime.progress=1", "runtime.progress: expected true or false, got 1 (command line)"),
@@ -585,9 +587,16 @@ def test_a_run_failing_in_a_figures_build_is_one_line_and_exit_1(tmp_path, capsy
     monkeypatch.setattr(train_module, "_train_epoch", boom)
     rc = main(["figures", "--profile", "smoke", "--nb", "01", "--results", str(tmp_path),
                "--workers", "1"])
-    assert re.fullmatch(r"training resnet14-none-s0-\w+ failed: CUDA error: an illegal memory "
-                        r"access was encountered", error_line(capsys, rc, 1, "figures"))
-    assert visible(tmp_path / "runs") == []
+    assert error_line(capsys, rc, 1, "figures") == (
+        "1 run failed and 1 was not trained (a teacher failed), each listed with its log; "
+        "notebooks not executed: 01_method; finished runs are kept and the same command "
+        "continues")
+    teacher, *files = visible(tmp_path / "runs")
+    assert re.fullmatch(r"resnet14-none-s0-\w+", teacher)
+    assert files == [f"{teacher}/failed.json", f"{teacher}/train.log"]
+    marker = json.loads((tmp_path / "runs" / files[0]).read_text())
+    assert marker["reason"] == "CUDA error: an illegal memory access was encountered"
+    assert "Traceback" in (tmp_path / "runs" / files[1]).read_text()
 
 
 def _notebook(path: Path, *sources: str) -> Path:

@@ -1,7 +1,8 @@
 """The engine: a run config in, a trained run folder out.
 
 `runs.ensure(cfg, store)` trains a config once (its teacher first) into the hash-named run
-store and returns the `Run`; `launch.ensure_all` trains many in parallel workers. Below them:
+store and returns the `Run`; `launch.ensure_all` trains many in parallel workers (a GPU each),
+and `slurm.submit` queues them as Slurm job arrays through submitit. Below them:
 `checks` (everything verified before training), `distiller` (student + frozen teacher +
 weighted objective), `train` (the loop: AMP, DDP, resumable checkpoints), `checkpoint`,
 `evaluate` (metrics) and `runtime` (device, precision, process group, seeds).

@@ -32,6 +32,7 @@ from dctkd.errors import ConfigError, RunFailed
 from dctkd.files import remove_leftovers, write_text
 
 from .checks import check
+from .runlog import FAILED, LOG, clear_failed, lock_path
 
 DEFAULT_STORE = "results/quick/runs"
 CONFIG, FINAL, PROVENANCE = "config.yaml", "final.json", "provenance.json"
@@ -187,7 +188,8 @@ def ensure(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Run:
     """The finished run of `cfg` in `store`, training it (and its teacher) first if missing.
 
     The config is checked before anything is written (the store too), so a bad one leaves no
-    folder behind; a fresh run that fails before its first checkpoint is removed again.
+    folder behind; a fresh run that fails before its first checkpoint is removed again (all
+    but a launcher's `train.log` and `failed.json`).
     Temporary files a killed writer left are swept when the run starts and when it finishes.
     Under torchrun every rank calls this and trains together; rank 0 holds the lock and writes.
     """
@@ -220,7 +222,7 @@ def ensure(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Run:
             train(cfg, path, teacher, teacher_dir)
         except BaseException:
             if fresh and not (path / "last.pt").exists():
-                shutil.rmtree(path, ignore_errors=True)
+                _discard(path)
             raise
         _finish_provenance(path)
     return run
@@ -230,10 +232,22 @@ def ensure(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Run:
 def _lock(path: Path):
     from filelock import FileLock
 
-    locks = path.parent / ".locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(locks / f"{path.name}.lock")):
+    file = lock_path(path)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(file)):
         yield
+
+
+def _discard(path: Path) -> None:
+    """Remove a fresh run that failed before its first checkpoint, but for the launcher's
+    log and failure marker (`dctkd.engine.runlog`): without them, the folder goes too."""
+    for item in path.iterdir() if path.is_dir() else ():
+        if item.is_dir():
+            shutil.rmtree(item, ignore_errors=True)
+        elif item.name not in (LOG, FAILED):
+            item.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        path.rmdir()
 
 
 def _begin(cfg: RunConfig, path: Path) -> None:
@@ -270,6 +284,7 @@ def _finish_provenance(path: Path) -> None:
     prov["end_time"] = _now()
     write_text(path / PROVENANCE, json.dumps(prov, indent=2))
     remove_leftovers(path)
+    clear_failed(path)
 
 
 def _read_provenance(file: Path) -> dict:

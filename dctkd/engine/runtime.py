@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,6 +94,18 @@ def seed_worker(worker_id: int) -> None:
     s = torch.initial_seed() % 2**32
     np.random.seed(s)
     random.seed(s)
+    _leave_preemption_to_main()
+
+
+def _leave_preemption_to_main() -> None:
+    """In a Slurm job (submitit), a DataLoader worker ignores the preemption signal: Slurm
+    sends it to every process of the job, and the handler the worker inherited through fork
+    would requeue the job a second time; the main process checkpoints and requeues."""
+    if not os.environ.get("SUBMITIT_EXECUTOR"):
+        return
+    sig = getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"), None)
+    if sig is not None:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 

@@ -1,9 +1,12 @@
 """`dctkd figures`: train what the notebooks need, execute them, export HTML, write the index.
 
 The build trains the union of every selected notebook's runs first (in parallel worker
-processes), then executes each notebook with papermill into `results/<profile>/notebooks/`
-(the notebook still calls `ensure`, so alone it trains what it needs), exports it to HTML
-and rewrites `results/<profile>/index.html`. A failing notebook stops the build with its name
+processes, a GPU each, or as Slurm jobs: `launchers`), then executes each notebook with
+papermill into `results/<profile>/notebooks/` (the notebook still calls `ensure`, so alone
+it trains what it needs), exports it to HTML and rewrites `results/<profile>/index.html`.
+A run that fails stops nothing else: the other runs train and the notebooks that do not need
+it execute; those that do are marked `skipped`, and the build ends with the list of failed
+runs (their logs) and skipped notebooks. A failing notebook stops the build with its name
 and the failing cell's error; finished runs stay in the store, so a re-run continues.
 
 A notebook executes into a temporary file that replaces the previous executed copy (and its
@@ -22,11 +25,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from dctkd.errors import ConfigError, RunFailed
+from dctkd.errors import ConfigError, Failure, RunFailed, RunsFailed, one_line
 from dctkd.files import write_text
 
 from .grid import grid, unique_configs
 from .index import pid_alive, set_status, write_index
+from .launchers import SlurmLaunch, cli_options, slurm_launch, train_on_slurm
+from .launchers import add_arguments as launcher_arguments
 from .notebook import default_results, manifest_path, project_root
 from .profile import check_data, list_profiles, load_profile
 
@@ -90,10 +95,15 @@ def _cells(profile, families: Sequence[str]) -> list:
         raise ConfigError(f"profile {profile.name!r}: {err}") from None
 
 
-def pretrain(profile, notebooks: Sequence[Path], store: Path, workers: int,
-             log: Callable[[str], None] = print) -> int:
-    """Train every run the notebooks need (teachers first); returns how many were missing."""
-    from dctkd.engine import ensure_all
+def pretrain(profile, notebooks: Sequence[Path], store: Path, workers: int | None = None,
+             log: Callable[[str], None] = print, slurm: SlurmLaunch | None = None
+             ) -> list[Failure] | None:
+    """Train every run the notebooks need (teachers first), here or as Slurm jobs.
+
+    Returns the runs that failed ([] when all are done), or None when Slurm jobs were
+    submitted and not waited for. `workers=None`: one per GPU, else `CPU_WORKERS`.
+    """
+    from dctkd.engine.launch import CPU_WORKERS, ensure_all, visible_gpus
 
     families = []
     for nb in notebooks:
@@ -102,14 +112,36 @@ def pretrain(profile, notebooks: Sequence[Path], store: Path, workers: int,
     check_data(profile, cells)
     cfgs = unique_configs(cells)
     missing = [c for c in cfgs if not _done(store, c)]
+    where = "as Slurm jobs"
+    if slurm is None:
+        workers = workers if workers is not None else len(visible_gpus()) or CPU_WORKERS
+        where = f"with {workers} worker(s)"
     log(f"[figures] {len(cfgs)} runs for {len(notebooks)} notebook(s): "
-        f"{len(cfgs) - len(missing)} ready, {len(missing)} to train with {workers} worker(s)")
+        f"{len(cfgs) - len(missing)} ready, {len(missing)} to train {where}")
     if not missing:
-        return 0
+        return []
+    if slurm is not None:
+        return train_on_slurm(missing, store, slurm, profile.name, log)
     start = time.monotonic()
-    ensure_all(missing, store, workers=workers)
+    try:
+        ensure_all(missing, store, workers=workers)
+    except RunsFailed as err:
+        log(f"[figures] {len(err.failures)} of {len(missing)} runs did not finish")
+        return err.failures
     log(f"[figures] trained {len(missing)} runs in {time.monotonic() - start:.0f} s")
-    return len(missing)
+    return []
+
+
+def notebook_runs(profile, nb: Path) -> list:
+    """The runs notebook `nb` reads under `profile`, teachers included."""
+    return unique_configs(_cells(profile, notebook_meta(nb).get("families", [])))
+
+
+def _blocked(profile, nbs: Sequence[Path], failures: Sequence[Failure]) -> list[Path]:
+    """The notebooks that need a run that failed: executing them would only train it again
+    inside the notebook (one run at a time) and most likely fail the same way."""
+    bad = {f.run_id for f in failures}
+    return [nb for nb in nbs if bad and bad & {c.run_id for c in notebook_runs(profile, nb)}]
 
 
 def execute(nb: Path, out_dir: Path, parameters: dict, cwd: Path | None = None,
@@ -192,33 +224,60 @@ def build(
     results: str | os.PathLike | None = None,
     data: str | None = None,
     overrides: Sequence[str] = (),
-    workers: int = 2,
+    workers: int | None = None,
     html_export: bool = True,
     train_first: bool = True,
     notebook_folder: str | os.PathLike | None = None,
     log: Callable[[str], None] = print,
     jobs: int = 2,
-) -> Path:
+    slurm: dict | None = None,
+) -> Path | None:
     """Regenerate the selected notebooks' reports; returns the path of `index.html`.
 
-    `workers` processes train the missing runs first; then `jobs` notebooks execute at a
-    time (each in its own kernel).
+    `workers` processes train the missing runs first (None: one per GPU, else 2), or, with
+    `slurm` (`{"options": {...}, "wait": bool}`, see `launchers.slurm_launch`), Slurm jobs:
+    without waiting the build ends there and returns None. Then `jobs` notebooks execute at a
+    time (each in its own kernel), all but those whose runs failed: those are marked
+    `skipped`, and a `RunsFailed` listing the runs and notebooks ends the build.
     """
     prof = load_profile(profile, overrides, data)
     out = Path(results).expanduser().resolve() if results else default_results(profile)
     nbs = select_notebooks(notebooks, notebook_folder)
-    if train_first:
-        pretrain(prof, nbs, out / "runs", workers, log)
+    launch = None if slurm is None else slurm_launch(prof, out, **slurm)
+    failures = pretrain(prof, nbs, out / "runs", workers, log, launch) if train_first else []
+    if failures is None:
+        return None
     params = {
         "profile": profile, "results": str(out), "data": prof.data_root,
         "overrides": list(overrides),
     }
+    blocked = _blocked(prof, nbs, failures)
+    for nb in blocked:
+        set_status(out, nb.stem, "skipped")
     try:
-        _execute_all(nbs, out, params, html_export, jobs, log)
+        _execute_all([nb for nb in nbs if nb not in blocked], out, params, html_export, jobs,
+                     log)
+    except NotebookError as err:
+        if not failures:
+            raise
+        raise _runs_failed(failures, blocked, also=err) from err
     finally:
         index = write_index(out, prof)
     log(f"[figures] index: {index}")
+    if failures:
+        raise _runs_failed(failures, blocked)
     return index
+
+
+def _runs_failed(failures: Sequence[Failure], blocked: Sequence[Path],
+                 also: Exception | None = None) -> RunsFailed:
+    """The build's error: the failed runs, the notebooks skipped for them, and a notebook that
+    failed besides (as one more listed line)."""
+    err = RunsFailed(failures, [nb.stem for nb in blocked])
+    if also is not None:
+        err.details.append(f"besides: {one_line(also)}")
+        err.__notes__ = list(err.details)
+    return err
 
 
 def _run_one(nb: str, out: str, params: dict, html_export: bool) -> float:
@@ -307,7 +366,7 @@ def plan(profile, notebooks: Sequence[Path], store: Path) -> list[tuple[str, int
     """`(notebook, runs needed, runs missing)` for each notebook, without training."""
     rows = []
     for nb in notebooks:
-        cfgs = unique_configs(_cells(profile, notebook_meta(nb).get("families", [])))
+        cfgs = notebook_runs(profile, nb)
         missing = sum(not _done(store, c) for c in cfgs)
         rows.append((nb.stem, len(cfgs), missing))
     return rows
@@ -324,7 +383,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", help="output folder (default results/<profile>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a profile value, e.g. seeds=[0] (repeatable)")
-    p.add_argument("--workers", type=int, default=2, help="parallel training processes")
+    p.add_argument("--workers", type=int, default=None,
+                   help="runs trained at once here: one per GPU, each on its own (default), "
+                        "else 2")
     p.add_argument("--jobs", type=int, default=2, help="notebooks executed at a time")
     p.add_argument("--notebooks", help="notebooks folder (default the project's notebooks/)")
     p.add_argument("--no-html", action="store_true", help="skip the HTML export")
@@ -332,6 +393,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="let each notebook train its own runs, one at a time")
     p.add_argument("--plan", action="store_true",
                    help="print the runs each notebook needs and how many are missing, then stop")
+    launcher_arguments(p)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -344,9 +406,12 @@ def main(args: argparse.Namespace) -> int:
         for name, total, missing in plan(prof, nbs, out / "runs"):
             print(f"{name:32s} {total:5d} runs, {missing:5d} missing")
         return 0
+    slurm = None
+    if args.launcher == "slurm":
+        slurm = {"options": cli_options(args), "wait": args.wait}
     build(args.profile, args.nb, args.results, args.data, args.overrides, args.workers,
           html_export=not args.no_html, train_first=not args.no_pretrain,
-          notebook_folder=args.notebooks, jobs=args.jobs)
+          notebook_folder=args.notebooks, jobs=args.jobs, slurm=slurm)
     return 0
 
 

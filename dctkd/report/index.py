@@ -24,9 +24,10 @@ def set_status(out: Path, notebook: str, state: str) -> None:
 
 
 def read_status(out: Path) -> dict[str, str]:
-    """`{notebook: "ok" | "failed" | "running" | "interrupted"}` of the notebooks the build has
-    executed; `interrupted` is a `running` whose build process on this host is gone, and an
-    unreadable status file reads as `interrupted` too."""
+    """`{notebook: "ok" | "failed" | "running" | "interrupted" | "skipped"}` of the notebooks
+    the build has executed (or `skipped`: a run it needs failed); `interrupted` is a `running`
+    whose build process on this host is gone, and an unreadable status file reads as
+    `interrupted` too."""
     return {p.stem: _state(p) for p in sorted((Path(out) / "status").glob("*.json"))}
 
 

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from dctkd.data import dataset as dataset_entry
+from dctkd.engine.slurm import SlurmSettings
 from dctkd.errors import ConfigError
 from dctkd.losses import method_names
 from dctkd.validation import dotted, first_problem, parse_yaml
@@ -34,7 +35,7 @@ DATA_ENV = "DCTKD_DATA"
 _TOP_KEYS = {
     "description", "synthetic", "base", "roles", "datasets", "pairs", "seeds",
     "teacher_seed", "methods", "plus_kd", "families", "method_options_by_student",
-    "method_settings",
+    "method_settings", "slurm",
 }
 
 
@@ -212,7 +213,7 @@ FAMILY_SETTINGS: dict[str, type[BaseModel]] = {
 _TOP_TYPES: dict[str, Any] = {
     "description": str, "synthetic": StrictBool, "seeds": list[NonNegativeInt],
     "teacher_seed": NonNegativeInt, "methods": list[str], "plus_kd": list[str],
-    "pairs": list[_Pair], "families": dict[str, dict],
+    "pairs": list[_Pair], "families": dict[str, dict], "slurm": SlurmSettings,
 }
 
 
