@@ -60,6 +60,13 @@ def _as_list(value: Any) -> Any:
     return [value] if scalar else value
 
 
+def _augment(value: Any) -> Any:
+    """`true`, `false` or `flip`, said in one line when anything else is given."""
+    if isinstance(value, bool) or value == "flip":
+        return value
+    raise ValueError(f"expected true, false or 'flip', got {value!r}")
+
+
 @dataclass(frozen=True, config=_FIELDS)
 class DataConfig:
     """Which dataset and how it is read.
@@ -76,7 +83,7 @@ class DataConfig:
     options: dict[str, Any] = field(default_factory=dict)
     train_size: Count | None = None
     val_fraction: Annotated[Number, Field(ge=0, lt=1)] = 0.1
-    augment: StrictBool | Literal["flip"] = True
+    augment: Annotated[StrictBool | Literal["flip"], BeforeValidator(_augment)] = True
 
     @field_validator("name")
     @classmethod
