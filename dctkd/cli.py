@@ -16,6 +16,7 @@ import importlib
 import json
 import math
 import os
+import signal
 import sys
 import typing
 import warnings
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an error instead of its one line")
     args = parser.parse_args(argv[1:])
-    with _one_line_warnings(name):
+    with _one_line_warnings(name), _sigterm_interrupts():
         try:
             return int(run(args) or 0)
         except KeyboardInterrupt:
@@ -269,6 +270,24 @@ def _one_line_warnings(name: str):
         yield
     finally:
         warnings.formatwarning = before
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """SIGTERM (`kill`, a scheduler's stop) ends a command like Ctrl-C does: runs in flight
+    stop, a build's status reads "interrupted", and the same command resumes."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        before = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (e.g. main() called from a worker thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 if __name__ == "__main__":

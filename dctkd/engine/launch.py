@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import threading
 import time
 import traceback
 import warnings
@@ -220,7 +221,7 @@ class _Pools:
         import multiprocessing as mp
 
         return ProcessPoolExecutor(size, mp_context=mp.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(self.threads,))
+                                   initializer=_worker_init, initargs=(self.threads, os.getpid()))
 
     def submit(self, fn, *args) -> Future:
         if self.fresh:
@@ -245,10 +246,14 @@ class _Pools:
     def __enter__(self) -> _Pools:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         for pool in [*self.own.values(), self.shared]:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            if pool is None:
+                continue
+            if exc_type is not None:  # interrupted: the runs in flight stop now, not when done
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def missing_runs(cfgs: Iterable[RunConfig], store: str | os.PathLike) -> dict[str, RunConfig]:
@@ -284,10 +289,19 @@ def _train_in_worker(cfg: RunConfig, store: str, gpu: str | None) -> str:
     return train_logged(cfg, store, capture=True)
 
 
-def _worker_init(threads: int) -> None:
+def _worker_init(threads: int, parent: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose parent was killed (`kill -9`, an OOM kill) stops instead of training on
+    unseen; its run resumes from `last.pt` the next time, like any interrupted run."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _cores() -> int:
