@@ -38,6 +38,7 @@ lint: env
 bench: env
 	$(BIN)/python bench/dct_loss.py
 	$(BIN)/python bench/train_step.py
+	$(BIN)/python bench/engine.py
 
 clean:
 	rm -rf results .pytest_cache
