@@ -101,12 +101,14 @@ def bare_run(cfg, teacher_outputs) -> None:
         model.train()
         for images, targets, index in loader:
             images = images.contiguous(memory_format=torch.channels_last)
-            with autocast:
+            with autocast:  # the term under the same autocast as the engine's Distiller
                 logits, feats = model(images)
+                if term is not None:
+                    t = teacher_outputs.lookup(index, device)
+                    distil = objective.alpha * term(feats, t.features, t.logits, targets).float()
             loss = objective.beta * F.cross_entropy(logits.float(), targets)
             if term is not None:
-                t = teacher_outputs.lookup(index, device)
-                loss = loss + objective.alpha * term(feats, t.features, t.logits, targets)
+                loss = loss + distil
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
