@@ -113,8 +113,8 @@ def malformed(path: Path, n: int, expected: str, line: str) -> ValueError:
 def read_ade20k(root: Path, options: dict) -> ListSpec:
     """`sceneCategories.txt` lines `ADE_train_00000001 airport_terminal` (train and val ids).
 
-    Classes: the sorted union of labels over both splits (1055 in the official file, SPEC
-    D.2), or the order of `options["class_names"]` (one name per line, first token read, as
+    Classes: the sorted union of labels over both splits (1055 in the official file,
+    docs/protocol.md), or the order of `options["class_names"]` (one name per line, first token read, as
     the original's scene_names.txt).
     """
     src = root / "sceneCategories.txt"
