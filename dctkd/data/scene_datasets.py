@@ -114,8 +114,8 @@ def read_ade20k(root: Path, options: dict) -> ListSpec:
     """`sceneCategories.txt` lines `ADE_train_00000001 airport_terminal` (train and val ids).
 
     Classes: the sorted union of labels over both splits (1055 in the official file,
-    docs/protocol.md), or the order of `options["class_names"]` (one name per line, first token read, as
-    the original's scene_names.txt).
+    docs/protocol.md), or the order of `options["class_names"]` (one name per line, first
+    token read, as the original's scene_names.txt).
     """
     src = root / "sceneCategories.txt"
     folders = {"ADE_train_": "training", "ADE_val_": "validation"}
