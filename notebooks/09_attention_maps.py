@@ -51,14 +51,10 @@ print(P.description)
 
 # %%
 cells = R.cells("attention")
-runs = R.ensure(cells)
-members = study.load(cells, runs)
-divergence = study.divergence_note(cells, runs)  # models left out or flagged, for the captions
-teacher_cell = next(c for c in cells if c.label == "Teacher")
-print("models:", ", ".join(f"{m.label} (seed {m.seed})" for m in members))
-print(divergence)
-shown_seed = seed if seed is not None else min(m.seed for m in analysis.students(members))
-models = analysis.one_seed(members, shown_seed)
+family = study.load_family(cells, R.ensure(cells), seed)
+print(family)
+teacher_cell, shown_seed, models = family.teacher_cell, family.seed, family.models
+divergence = family.divergence  # models left out or flagged, for the captions
 
 # %% [markdown]
 # ## Which images

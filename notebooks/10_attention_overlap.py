@@ -52,10 +52,9 @@ print(P.description)
 
 # %%
 cells = R.cells("attention")
-runs = R.ensure(cells)
-members = study.load(cells, runs)
-teacher_cell = next(c for c in cells if c.label == "Teacher")
-print("models:", ", ".join(f"{m.label} (seed {m.seed})" for m in members))
+family = study.load_family(cells, R.ensure(cells))
+print(family)
+members, teacher_cell = family.members, family.teacher_cell
 
 # %%
 samples = analysis.first_samples(teacher_cell.cfg, n_samples)

@@ -51,12 +51,10 @@ print(P.description)
 
 # %%
 cells = R.cells("attention")
-runs = R.ensure(cells)
-members = study.load(cells, runs)
-teacher_cell = next(c for c in cells if c.label == "Teacher")
-print("models:", ", ".join(f"{m.label} (seed {m.seed})" for m in members))
-shown_seed = seed if seed is not None else min(m.seed for m in analysis.students(members))
-models = analysis.one_seed(members, shown_seed)
+family = study.load_family(cells, R.ensure(cells), seed)
+print(family)
+members, teacher_cell = family.members, family.teacher_cell
+shown_seed, models = family.seed, family.models
 
 # %%
 samples = analysis.first_samples(teacher_cell.cfg, n_samples)

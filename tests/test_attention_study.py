@@ -289,6 +289,18 @@ def test_attention_notebooks_exist():
     assert set(NAMES) <= {p.stem for p in figures.list_notebooks()}
 
 
+def test_load_family_picks_the_smallest_seed_and_names_its_models(smoke_out):
+    report = notebook.Report("09_attention_maps", "smoke", smoke_out, workers=1)
+    cells = report.cells("attention")
+    family = study.load_family(cells, report.ensure(cells))
+    seeds = sorted({m.seed for m in analysis.students(family.members)})
+    assert family.seed == seeds[0] and family.teacher_cell.label == "Teacher"
+    assert set(family.models) == {"Teacher", "Baseline", "AT", "DCT", "DCT + KD"}
+    assert str(family).startswith("models: ") and "(seed " in str(family)
+    with pytest.raises(ValueError, match="no student was trained with seed 99"):
+        study.load_family(cells, report.ensure(cells), seed=99)
+
+
 def _table(out: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(out / "tables" / f"{name}.csv", dtype=str, keep_default_na=False)
 

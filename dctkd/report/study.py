@@ -11,6 +11,7 @@ is `dctkd.analysis`; here cells of the experiment grid become labelled trained m
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,8 +22,10 @@ from dctkd.analysis import (
     TEACHER,
     Trained,
     first_samples,
+    one_seed,
     order_labels,
     overlap_frame,
+    students,
     teacher,
 )
 from dctkd.analysis.samples import device
@@ -49,6 +52,31 @@ def load(cells: Sequence[Cell], runs: Mapping, which: str = "best") -> list[Trai
         seen[cell.run_id] = Trained(cell.label, cell.seed, model, k, cell.run_id, diverged)
     order = order_labels([t.label for t in seen.values()])
     return sorted(seen.values(), key=lambda t: (order.index(t.label), t.k or 0, t.seed))
+
+
+@dataclass(frozen=True)
+class Family:
+    """A family's trained models as the image notebooks (09–12) use them."""
+
+    members: list[Trained]  # every model, every seed (`load`)
+    teacher_cell: Cell
+    seed: int | None  # the seed whose students the figures draw
+    models: dict  # `{label: model}`: the teacher and the students of `seed`
+    divergence: str  # models left out or flagged, for captions (`divergence_note`)
+
+    def __str__(self) -> str:
+        names = ", ".join(f"{m.label} (seed {m.seed})" for m in self.members)
+        return f"models: {names}" + (f"\n{self.divergence}" if self.divergence else "")
+
+
+def load_family(cells: Sequence[Cell], runs: Mapping, seed: int | None = None) -> Family:
+    """`load` the family's models, find its teacher's cell and pick the students of `seed`
+    (None: the smallest seed trained)."""
+    members = load(cells, runs)
+    if seed is None:
+        seed = min((m.seed for m in students(members)), default=None)
+    return Family(members, next(c for c in cells if c.label == TEACHER), seed,
+                  one_seed(members, seed), divergence_note(cells, runs))
 
 
 def _usable(cell: Cell, run) -> bool:
