@@ -37,7 +37,7 @@ from dctkd.engine import teacher_cache as tc  # noqa: E402
 from dctkd.engine.runtime import amp_dtype, seed_all  # noqa: E402
 from dctkd.engine.train import Indexed  # noqa: E402
 from dctkd.losses import build_term, resolve  # noqa: E402
-from dctkd.models import build_model  # noqa: E402
+from dctkd.models import build_model, tap_shapes  # noqa: E402
 from dctkd.report import grid  # noqa: E402
 from dctkd.report.profile import load_profile  # noqa: E402
 
@@ -85,7 +85,8 @@ def bare_run(cfg, teacher_outputs) -> None:
     term = None
     if objective.term is not None:
         shapes = [tuple(f.shape[1:]) for f in teacher_outputs.features]
-        term = build_term(objective.term, student_shapes=_shapes(model, train),
+        term = build_term(objective.term,
+                          student_shapes=tap_shapes(cfg.model, train[0][0].shape[-1]),
                           teacher_shapes=shapes, num_samples=len(train),
                           num_classes=len(train.classes), batch_size=o.batch_size,
                           options=objective.options, train_targets=list(train.targets))
@@ -115,11 +116,6 @@ def bare_run(cfg, teacher_outputs) -> None:
         sched.step()
         _accuracy(model, val, o.eval_batch_size, autocast)
     _accuracy(model, test, o.eval_batch_size, autocast)
-
-
-def _shapes(model, data) -> list[tuple[int, int, int]]:
-    with torch.no_grad():
-        return [tuple(f.shape[1:]) for f in model.eval()(data[0][0][None])[1]]
 
 
 @torch.no_grad()
