@@ -14,6 +14,7 @@ import pandas as pd
 
 from dctkd.analysis import stats
 from dctkd.losses import TEACHER_LABEL
+from dctkd.losses import label as method_label
 
 from .grid import Cell
 
@@ -165,5 +166,91 @@ def plateau_table(cells: Sequence[Cell], runs: Mapping, column: str = "val_top1"
     return pd.DataFrame(rows)
 
 
+DIRECTIONS: dict[str, bool] = {
+    "ssim": True, "pearson": True, "iou": True, "mass_on_objects": True, "silhouette": True,
+    "top1": True,
+}
+"""`{metric: higher is better}`: SSIM, Pearson and top-q IoU with the teacher's map are
+similarities (higher: attention closer to the teacher's), the mass on the class-defining
+objects a share (higher: more of the map on them), the silhouette a separation (higher:
+tighter, better-separated classes). A distance-like metric maps to `False`."""
+
+ATTENTION_CLAIMS = tuple((method_label("dct"), method_label(m))
+                         for m in ("at", "none", "kd", "review"))
+"""The attention and embedding claims: DCT against AT, the student alone, KD and ReviewKD."""
+
+VERDICTS = ("supported", "contradicted", "unresolved", "too few seeds")
+
+
+def metric_claims(per_seed: pd.DataFrame, metrics: Sequence[str],
+                  directions: Mapping[str, bool] = DIRECTIONS,
+                  comparisons: Sequence[tuple[str, str]] = ATTENTION_CLAIMS,
+                  by: Sequence[str] = (), label: str = "method",
+                  names: Mapping[str, str] | None = None, digits: int = 3) -> pd.DataFrame:
+    """The claim "A is better than B" on each metric, paired by seed (`claims_table`).
+
+    `per_seed` has a row per model and seed (and per `by` group, e.g. level): `label`,
+    `seed`, `by` and the metric columns. Returns a row per `by` group, metric and comparison
+    present: `by…, measure, better` (`higher`/`lower`, from `directions`), `comparison, seeds,
+    A, B, difference` (A − B, mean over paired seeds), `95% interval` and `verdict`:
+    `supported` when the interval lies on the better side of 0, `contradicted` on the worse
+    side, `unresolved` when it holds 0, `too few seeds` without an interval (one seed).
+    """
+    frame = per_seed.drop(columns=["label"], errors="ignore") if label != "label" else per_seed
+    frame = frame.rename(columns={label: "label"})
+    groups = frame.groupby(list(by), sort=True) if by else [((), frame)]
+    present = set(frame["label"])
+    rows = []
+    for key, part in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        for metric in metrics:
+            if metric not in part.columns:
+                continue
+            higher = bool(directions[metric])
+            for a, b in comparisons:
+                if a not in present or b not in present:
+                    continue
+                got = claims_table(part, [(a, b)], metric, digits)
+                if got.empty:
+                    continue
+                row = got.iloc[0].to_dict()
+                better, worse = (f"{a} > {b}", f"{a} < {b}")[:: 1 if higher else -1]
+                row["verdict"] = {better: "supported", worse: "contradicted",
+                                  "no difference resolved": "unresolved"
+                                  }.get(row["verdict"], "too few seeds")
+                rows.append({**dict(zip(by, key, strict=True)),
+                             "measure": (names or {}).get(metric, metric),
+                             "better": "higher" if higher else "lower", **row})
+    return pd.DataFrame(rows, columns=[*by, "measure", "better", "comparison", "seeds", "A",
+                                       "B", "difference", "95% interval", "verdict"])
+
+
+def metric_sentences(table: pd.DataFrame, digits: int = 3) -> list[str]:
+    """`metric_claims` in words, one line per row (its `by` columns named first)."""
+    keys = [c for c in table.columns if c not in ("measure", "better", "comparison", "seeds",
+                                                   "A", "B", "difference", "95% interval",
+                                                   "verdict")]
+    out = []
+    for _, row in table.iterrows():
+        where = ", ".join(f"{k} {row[k]}" for k in keys)
+        interval = row["95% interval"] or "no interval"
+        out.append(f"{row['measure']}{' (' + where + ')' if where else ''}, "
+                   f"{row['comparison']} ({row['better']} is better): "
+                   f"{row['difference']:+.{digits}f} over {row['seeds']} paired seeds, "
+                   f"95% interval {interval} → {row['verdict']}")
+    return out
+
+
+def verdict_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """A row per comparison of `metric_claims`: how many of its rows (metrics × groups) each
+    verdict got, so a claim over several metrics and levels reads in one line."""
+    counts = pd.crosstab(table["comparison"], table["verdict"]).reindex(
+        columns=list(VERDICTS), fill_value=0)
+    order = list(dict.fromkeys(table["comparison"]))
+    return counts.reindex(order).reset_index().rename_axis(columns=None)
+
+
 __all__ = ["CLAIMS", "against", "claims_table", "interval_text", "kstudy_claims", "kstudy_trend",
            "plateau_table", "relabel", "sentences"]
+__all__ += ["ATTENTION_CLAIMS", "DIRECTIONS", "VERDICTS", "metric_claims",
+            "metric_sentences", "verdict_counts"]

@@ -31,6 +31,7 @@ from dctkd.analysis import (
 from dctkd.analysis.samples import device
 from dctkd.errors import RunFailed
 
+from .claims import ATTENTION_CLAIMS, metric_claims
 from .grid import Cell
 from .tables import mean_std
 
@@ -239,5 +240,27 @@ def kstudy_models_table(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def overlap_claims(per_seed: pd.DataFrame,
+                   comparisons: Sequence[tuple[str, str]] = ATTENTION_CLAIMS,
+                   digits: int = 3) -> pd.DataFrame:
+    """Is DCT's attention closer to the teacher's than each other student's? Per level
+    (counted from 1) and overlap measure, `claims.metric_claims` of the per-seed means
+    (`seed_means`: a row per method, seed and level), paired by seed; every measure is
+    higher-is-better (`claims.DIRECTIONS`)."""
+    measures = [m for m in MEASURES if m in per_seed.columns]
+    shown = per_seed.assign(level=per_seed["level"].astype(int) + 1)
+    return metric_claims(shown, measures, comparisons=comparisons, by=("level",),
+                         names=MEASURE_NAMES, digits=digits)
+
+
+def silhouette_claims(frame: pd.DataFrame,
+                      comparisons: Sequence[tuple[str, str]] = ATTENTION_CLAIMS,
+                      digits: int = 3) -> pd.DataFrame:
+    """Are DCT's features better separated than each other student's? `claims.metric_claims`
+    of the silhouette (`silhouette_frame`: a row per model and seed), paired by seed."""
+    return metric_claims(frame, ["silhouette"], comparisons=comparisons, digits=digits)
+
+
 __all__ = ["ceilings", "divergence_note", "kstudy_accuracy", "kstudy_models_table",
            "kstudy_overlap", "kstudy_table", "load", "overlap_table", "silhouette_table"]
+__all__ += ["overlap_claims", "silhouette_claims"]
