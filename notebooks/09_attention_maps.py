@@ -21,10 +21,11 @@
 # The original's qualitative figure: for a few test images, the **activation map** (`mean_c F²`,
 # docs/method.md#activation-map) of each model at every level, upsampled to the image, min–max
 # scaled per map and overlaid (jet, half transparent). Rows: the student trained alone, the
-# teacher, the AT student, the DCT student and DCT + KD, all students of one seed. The images are
-# given by `images`, or chosen by rule: the first test images where the teacher and the DCT student
-# are right and the student alone is wrong (the original's `Correct/` examples), then weaker rules
-# when too few exist. The table lists the rule each image met and every prediction.
+# teacher, the AT student, the DCT student, DCT + KD, then the family's other students (KD,
+# ReviewKD), all of one seed. The images are given by `images`, or chosen by rule: the first
+# test images where the teacher and the DCT student are right and the student alone is wrong
+# (the original's `Correct/` examples), then weaker rules when too few exist. The table lists
+# the rule each image met and every prediction.
 
 # %% tags=["parameters"]
 profile = "quick"  # smoke | quick | paper, or the path of a profile YAML
@@ -94,6 +95,6 @@ for j in range(len(shown)):
         fig,
         f"attention_maps_{j + 1}",
         f"Activation maps at each level of {image_split} image {image_id} (class {name}; "
-        f"{info['rule'][j]}): the student alone, the teacher, AT, DCT and DCT + KD "
-        f"(students of seed {shown_seed}); each map min–max scaled on its own. {divergence}",
+        f"{info['rule'][j]}), rows {', '.join(rows)} (Baseline: the student alone; "
+        f"students of seed {shown_seed}); each map min–max scaled on its own. {divergence}",
     )

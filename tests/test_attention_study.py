@@ -24,6 +24,8 @@ from dctkd.report import image_figures, notebook, study
 from dctkd.report.profile import load_profile
 
 NAMES = ["09_attention_maps", "10_attention_overlap", "11_gradcam", "12_embeddings", "13_k_study"]
+STUDENTS = ["Baseline", "AT", "DCT", "DCT + KD", "KD", "ReviewKD"]
+"""The attention family's students in the order of the figures' rows and tables."""
 
 
 class Tiny(nn.Module):
@@ -295,7 +297,7 @@ def test_load_family_picks_the_smallest_seed_and_names_its_models(smoke_out):
     family = study.load_family(cells, report.ensure(cells))
     seeds = sorted({m.seed for m in analysis.students(family.members)})
     assert family.seed == seeds[0] and family.teacher_cell.label == "Teacher"
-    assert set(family.models) == {"Teacher", "Baseline", "AT", "DCT", "DCT + KD"}
+    assert set(family.models) == {"Teacher", *STUDENTS}
     assert str(family).startswith("models: ") and "(seed " in str(family)
     with pytest.raises(ValueError, match="no student was trained with seed 99"):
         study.load_family(cells, report.ensure(cells), seed=99)
@@ -326,7 +328,7 @@ def test_notebook_runs_under_smoke_and_writes_its_artefacts(name, smoke_out):
 
 def _check_numbers(name: str, out: Path) -> None:
     prof = load_profile("smoke")
-    students = ["Baseline", "AT", "DCT", "DCT + KD"]
+    students = STUDENTS
     if name == "09_attention_maps":
         info = _table(out, "attention_maps_images")
         assert len(info) == 3 and len(list((out / "figures").glob("attention_maps_*.png"))) == 3
@@ -345,10 +347,13 @@ def _check_numbers(name: str, out: Path) -> None:
             ]
         ssim = pd.to_numeric(table[table["method"].isin(students)]["SSIM"])
         assert ssim.between(-1, 1).all()
+        if name.startswith("10"):
+            _check_claims(_table(out, "attention_overlap_claims"), table, "SSIM", levels)
     elif name == "12_embeddings":
         table = _table(out, "embeddings_silhouette")
-        assert table["method"].tolist() == ["Baseline", "Teacher", "AT", "DCT", "DCT + KD"]
+        assert table["method"].tolist() == [students[0], "Teacher", *students[1:]]
         assert pd.to_numeric(table["silhouette"]).between(-1, 1).all()
+        _check_claims(_table(out, "embeddings_silhouette_claims"), table, "silhouette")
     elif name == "13_k_study":
         from dctkd.engine import Run
 
@@ -362,3 +367,23 @@ def _check_numbers(name: str, out: Path) -> None:
         for k in table.index:
             gain = top1[(k, "DCT")] - top1[(k, "AT")]
             assert table.loc[k, "DCT − AT: Top-1 (%)"] == f"{gain:.2f}"
+
+
+def _check_claims(found: pd.DataFrame, table: pd.DataFrame, measure: str,
+                  levels: list[int] | None = None) -> None:
+    """The paired claims under smoke: DCT against AT, the student alone, KD and ReviewKD at
+    every level, one seed (no interval, verdict "too few seeds"), and each side's value the
+    one of the mean table for the same model and level."""
+    comparisons = [f"DCT − {other}" for other in ("AT", "Baseline", "KD", "ReviewKD")]
+    part = found[found["measure"] == measure]
+    for level in levels or [None]:
+        rows = part if level is None else part[part["level"].astype(int) == level]
+        means = table if level is None else table[table["level"].astype(int) == level]
+        means = means.set_index("method")[measure]
+        assert rows["comparison"].tolist() == comparisons
+        assert (rows["seeds"] == "1").all() and (rows["95% interval"] == "").all()
+        assert set(rows["verdict"]) == {"too few seeds"} and set(rows["better"]) == {"higher"}
+        for _, row in rows.iterrows():
+            other = row["comparison"].split(" − ")[1]
+            assert float(row["A"]) == pytest.approx(float(means["DCT"]), abs=1e-3)
+            assert float(row["B"]) == pytest.approx(float(means[other]), abs=1e-3)
