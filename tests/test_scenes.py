@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from dctkd.data import build_dataset, dataset_info
+from dctkd.data.class_sets import objects_needed, subset_accuracy
 from dctkd.data.scenes import (
     COLOURS,
     NOISE,
@@ -18,6 +19,8 @@ from dctkd.data.scenes import (
     make_class_sets,
     single_object_accuracy,
     single_object_ambiguous,
+    task_facts,
+    vocabulary,
 )
 from dctkd.data.transforms import SCENES_MEAN_STD, PadCropFlip
 
@@ -208,3 +211,62 @@ def test_pad_crop_flip_returns_a_shifted_or_flipped_copy():
 def test_bad_scene_options_are_refused(options, match):
     with pytest.raises(ValueError, match=match):
         dataset_info("scenes", options)
+
+
+# ------------------------------------------- class sets in which every object is needed
+
+STUDY = dict(num_classes=10, colours=4, distractors=3, class_sets="all_needed")
+
+
+def test_the_default_class_sets_are_the_ones_the_main_dataset_always_had():
+    # The quick profile's k = 3 scenes (seed 0): pinned, since runs are calibrated on them.
+    assert make_class_sets(SceneConfig(k=3)) == (
+        (2, 9, 11), (3, 5, 6), (0, 1, 10), (5, 6, 7), (0, 4, 10), (1, 8, 11), (4, 7, 11),
+        (3, 5, 8), (2, 3, 9), (7, 8, 10))
+    # ...in which two objects already name every class: what the all-needed sets fix.
+    assert set(objects_needed(make_class_sets(SceneConfig(k=3)))) == {2}
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_all_needed_sets_need_every_object_at_every_k_of_the_study(k):
+    c = cfg(k=k, **STUDY)
+    sets = make_class_sets(c)
+    assert len(set(sets)) == 10 and all(len(s) == k for s in sets)
+    assert objects_needed(sets) == (k,) * 10
+    # Shown k - 1 of a class's objects, the best classifier is left with two classes.
+    assert subset_accuracy(sets, k - 1) == pytest.approx(0.5 if k > 1 else 0.1)
+    assert subset_accuracy(sets, k) == 1.0
+    assert task_facts(c)["objects needed (most)"] == k
+
+
+def test_all_needed_sets_share_one_vocabulary_and_one_distractor_pool_across_k():
+    vocab = set(vocabulary(cfg(k=1, **STUDY)))
+    used, pools = {}, {}
+    for k in (1, 2, 3, 4):
+        c = cfg(k=k, train_size=200, **STUDY)
+        assert set(vocabulary(c)) == vocab
+        used[k] = {j for s in make_class_sets(c) for j in s}
+        arr = generate(c, "train")
+        kinds, defining = arr.objects[:, :, 0], arr.objects[:, :, 3] == 1
+        pools[k] = set(kinds[~defining].tolist())
+        assert (~defining).sum(1).tolist() == [3] * len(kinds)
+    assert all(used[k] == vocab for k in (1, 2, 4)) and len(used[3]) == 9 and used[3] < vocab
+    assert all(p == set(range(16)) - vocab for p in pools.values())
+
+
+def test_objects_needed_and_subset_accuracy_on_hand_made_sets():
+    assert objects_needed([(0, 1), (0, 2), (1, 2)]) == (2, 2, 2)
+    assert objects_needed([(0, 1), (0, 2), (3, 4)]) == (1, 1, 1)
+    assert subset_accuracy([(0, 1), (0, 2), (3, 4)], 1) == pytest.approx((0.75 + 0.75 + 1) / 3)
+    with pytest.raises(ValueError, match="lies inside another"):
+        objects_needed([(0, 1), (0, 1)])
+
+
+@pytest.mark.parametrize(("options", "match"), [
+    ({"class_sets": "all"}, "class_sets must be one of"),
+    ({"class_sets": "all_needed", "num_classes": 4, "k": 4, "distractors": 0}, "num_classes=4"),
+    ({"class_sets": "all_needed", "num_classes": 12, "k": 2}, "more kinds"),
+])
+def test_bad_class_set_options_are_refused(options, match):
+    with pytest.raises(ValueError, match=match):
+        SceneConfig(**options)

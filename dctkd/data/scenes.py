@@ -22,6 +22,12 @@ The rules that make the labels well defined:
    k = 1 a clean single-attention task: one object decides, the rest never matter.
 Consequently every image contains exactly one complete class set, its own.
 
+`class_sets="all_needed"` (for the k-study) replaces rules 1 and 3: a fixed *vocabulary* of
+`num_classes` kinds (the same for every k) defines the classes, built so that every object
+of a class is needed (no k - 1 of them name it; `class_sets.py`), and distractors are drawn
+only from the kinds outside the vocabulary, the same pool for every k. The default
+("spread") keeps the rules above and the class sets they have always given.
+
 Splits are generated whole at construction from `seed` (the data seed, separate from the
 run seed): class sets from `[seed, 0]`, train from `[seed, 1, chunk]`, test from
 `[seed, 2, chunk]`, so changing `test_size` never changes the training images and a smaller
@@ -41,6 +47,7 @@ from pydantic import ConfigDict
 from pydantic.dataclasses import dataclass
 
 from .catalogue import Dataset, DatasetInfo, register
+from .class_sets import all_needed_sets, objects_needed, plan_kinds, subset_accuracy
 from .memory import TensorImageDataset
 from .transforms import SCENES_MEAN_STD
 
@@ -57,6 +64,7 @@ BACKGROUND = (0.35, 0.6)  # per-image grey level range
 NOISE = 0.06  # background pixel noise amplitude (uniform, per channel)
 TEXTURE = 0.2  # sprite pixel noise amplitude (multiplicative)
 CHUNK = 500  # images per independently seeded block (rounded to a multiple of num_classes)
+CLASS_SETS = ("spread", "all_needed")  # rules 1 and 3, or every object needed (docstring)
 
 
 @dataclass(frozen=True, config=ConfigDict(extra="forbid"))
@@ -78,6 +86,7 @@ class SceneConfig:
     shapes: int = 4
     colours: int = 3
     object_size: int | None = None
+    class_sets: str = "spread"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -133,6 +142,16 @@ class SceneConfig:
                 f"object_size {self.sprite} must fit a grid cell of "
                 f"{self.image_size // self.grid} px"
             )
+        if self.class_sets not in CLASS_SETS:
+            raise ValueError(f"scenes option class_sets must be one of {list(CLASS_SETS)}, "
+                             f"got {self.class_sets!r}")
+        if self.class_sets == "all_needed":
+            if self.n_kinds < self.num_classes + (self.distractors > 0):
+                raise ValueError(
+                    f"class_sets='all_needed' needs more kinds ({self.n_kinds}) than classes "
+                    f"({self.num_classes}) so distractors have kinds of their own")
+            plan_kinds(self.num_classes, self.k)  # ValueError when no such sets exist
+            return
         if self.k == 1 and self.n_kinds < self.num_classes + (self.distractors > 0):
             raise ValueError(
                 f"k=1 needs more kinds ({self.n_kinds}) than classes "
@@ -148,9 +167,12 @@ class SceneConfig:
 
 
 def make_class_sets(cfg: SceneConfig) -> tuple[tuple[int, ...], ...]:
-    """One sorted tuple of k kind ids per class, following rule 1 of the module docstring."""
+    """One sorted tuple of k kind ids per class: rule 1 of the module docstring, or with
+    `class_sets="all_needed"` sets over `vocabulary(cfg)` in which every object is needed."""
     rng = np.random.default_rng([cfg.seed, 0])
     C, k = cfg.num_classes, cfg.k
+    if cfg.class_sets == "all_needed":
+        return all_needed_sets(vocabulary(cfg), k, rng)
     if k == 1:
         return tuple((int(j),) for j in rng.permutation(cfg.n_kinds)[:C])
     m = min(cfg.n_kinds, C * k // 2)
@@ -173,6 +195,33 @@ def make_class_sets(cfg: SceneConfig) -> tuple[tuple[int, ...], ...]:
         if len(sets) == C:
             return tuple(sets)
     raise ValueError(f"found no valid class sets for {cfg}")  # pragma: no cover
+
+
+def vocabulary(cfg: SceneConfig) -> list[int]:
+    """The `num_classes` kinds that may define a class under `class_sets="all_needed"`.
+
+    Drawn from the data seed alone (not k), so every k of a study shares them and shares the
+    distractor kinds, which are all the others.
+    """
+    return [int(j) for j in np.random.default_rng([cfg.seed, 0]).permutation(cfg.n_kinds)
+            [:cfg.num_classes]]
+
+
+def task_facts(cfg: SceneConfig) -> dict:
+    """What a scene task asks of a classifier, for the k-study's notebook: kinds that define
+    classes, distractor kinds and count, the objects each class needs (fewest, most), and the
+    best accuracy from one object and from k - 1 of a class's objects."""
+    sets = make_class_sets(cfg)
+    needed = objects_needed(sets)
+    pools = _pools(cfg, sets)
+    return {
+        "k": cfg.k, "classes": cfg.num_classes, "class sets": cfg.class_sets,
+        "defining kinds": len({j for s in sets for j in s}),
+        "distractor kinds": int(pools.any(0).sum()), "distractors": cfg.distractors,
+        "objects needed (fewest)": min(needed), "objects needed (most)": max(needed),
+        "one-object ceiling (%)": 100 * subset_accuracy(sets, 1),
+        "(k-1)-object ceiling (%)": 100 * subset_accuracy(sets, cfg.k - 1),
+    }
 
 
 def kind_class_incidence(class_sets, n_kinds: int) -> np.ndarray:
@@ -239,10 +288,20 @@ def _shape_masks(s: int) -> np.ndarray:
     )
 
 
+def _pools(cfg: SceneConfig, class_sets) -> np.ndarray:
+    """Bool `(num_classes, n_kinds)` distractor kinds per class: rule 3, or under
+    `class_sets="all_needed"` every kind outside the vocabulary, for every class."""
+    if cfg.class_sets != "all_needed":
+        return distractor_pools(class_sets, cfg.n_kinds)
+    spare = np.ones(cfg.n_kinds, dtype=bool)
+    spare[vocabulary(cfg)] = False
+    return np.repeat(spare[None], len(class_sets), 0)
+
+
 def _draw_kinds(rng, cfg: SceneConfig, class_sets, targets: np.ndarray) -> np.ndarray:
     N, k, D = len(targets), cfg.k, cfg.distractors
     sets = np.array(class_sets, dtype=np.int64)
-    pools = distractor_pools(class_sets, cfg.n_kinds)
+    pools = _pools(cfg, class_sets)
     if D and not pools.any(1).all():
         raise ValueError(f"some class has no kind left for distractors in {cfg}")
     pool_size = pools.sum(1)
