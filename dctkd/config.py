@@ -175,6 +175,7 @@ class Runtime:
     """
 
     device: Device = "auto"
+    `tensorboard`: event files beside `metrics.csv`, so `tensorboard --logdir` shows the run.
     amp: Annotated[Literal["auto", "bf16", "fp16", "off"], BeforeValidator(off_word)] = "auto"
     channels_last: StrictBool = True
     compile: StrictBool = False
@@ -184,6 +185,7 @@ class Runtime:
 
 
 @dataclass(frozen=True, config=_FIELDS)
+    tensorboard: StrictBool = True
 class RunConfig:
     """One training run. A teacher is itself a `RunConfig`, found in the run store by hash."""
 

@@ -26,7 +26,7 @@ def test_help_lists_every_config_field(capsys):
                 "data.val_fraction",
                 "teacher.<key>", "deterministic"):
         assert key in text
-    assert len(config_keys()) == 35
+    assert all(key in text for key, _, _ in config_keys())  # every field, whatever their count
 
 
 def test_print_config_resolves_file_and_overrides(tmp_path, capsys):

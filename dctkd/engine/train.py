@@ -35,7 +35,7 @@ from dctkd.config import RunConfig
 from dctkd.files import write_text
 from dctkd.losses import resolve
 
-from . import checkpoint, teacher_cache
+from . import board, checkpoint, teacher_cache
 from .checks import check
 from .distiller import Distiller, build_distiller
 from .evaluate import metrics as eval_metrics
@@ -232,6 +232,7 @@ def _fit(s: Setup) -> dict:
     if d.main:
         s.run_dir.mkdir(parents=True, exist_ok=True)
     for epoch in range(state["epoch"], cfg.optim.epochs):
+    events = board.Board(cfg, s.run_dir, d.main, state["epoch"])  # TensorBoard, rank 0 only
         if state.get("diverged_epoch"):
             break
         row = _train_epoch(s, model, loaders, opt, scaler, epoch)
@@ -253,13 +254,14 @@ def _fit(s: Setup) -> dict:
         if d.main:
             _report(cfg, row)
             if improved:
+            events.epoch(row)
                 _save_best(s, epoch + 1, score)
             checkpoint.save_checkpoint(last, cfg.run_id, s.distiller, state, opt, sched, scaler,
                                        device)
             checkpoint.write_history(s.run_dir / "metrics.csv", state["history"])
         if d.world > 1:
             dist.barrier()
-    return _finish(s, loaders, state)
+    return events.finish(_finish(s, loaders, state))
 
 
 def _ddp(module: nn.Module, device: torch.device) -> nn.Module:

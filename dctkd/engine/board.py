@@ -1,0 +1,96 @@
+"""TensorBoard event files beside a run's `metrics.csv`, so a build can be watched as it trains.
+
+`tensorboard --logdir results/<profile>/runs` shows one TensorBoard run per run folder (named
+by its run id): every column of `metrics.csv` per epoch (the weighted loss terms, LR, train and
+val Top-1, images/s), the resolved config as text, and once the run is finished its test
+metrics as hparams, keyed by method, seed, model and dataset, so the HParams table sorts runs
+by them. Only the process that writes `metrics.csv` (rank 0) writes events, and
+`runtime.tensorboard=false` writes none.
+
+Steps are epochs. A resumed run opens its writer with `purge_step` at the first epoch it will
+train again, so the events a killed process wrote past its last checkpoint are discarded by
+TensorBoard instead of showing twice.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from dctkd.config import RunConfig, dump_yaml
+
+# A metrics.csv column -> its TensorBoard tag; grouped so that like curves share a chart.
+_TAGS = {"loss": "loss/total", "train_top1": "top1/train", "val_top1": "top1/val",
+         "val_top5": "val/top5", "val_mca": "val/mca", "lr": "optim/lr",
+         "images_per_s": "speed/images_per_s", "epoch_seconds": "speed/epoch_seconds"}
+
+
+def tag(column: str) -> str:
+    """`loss_<term>` -> `loss/<term>`; a column not named above keeps its own name."""
+    if column.startswith("loss_"):
+        return "loss/" + column[len("loss_"):]
+    return _TAGS.get(column, column)
+
+
+class Board:
+    """A run's event writer; every method is a no-op when the run writes no events."""
+
+    def __init__(self, cfg: RunConfig, run_dir: Path, main: bool, start_epoch: int):
+        self.cfg, self.writer = cfg, None
+        if not (main and cfg.runtime.tensorboard):
+            return
+        from torch.utils.tensorboard import SummaryWriter  # imported only by runs that log
+
+        # Fresh: purge every step an earlier attempt left (its config text at 0 included);
+        # resumed after epoch e: purge from e + 1 on, keeping what the checkpoint covers.
+        self.writer = SummaryWriter(str(run_dir), purge_step=start_epoch + 1 if start_epoch
+                                    else 0, flush_secs=30)
+        if not start_epoch:
+            text = "\n".join(f"    {line}" for line in dump_yaml(cfg).splitlines())
+            self.writer.add_text("config", f"run `{cfg.run_id}`\n\n{text}", 0)
+
+    def epoch(self, row: dict[str, Any]) -> None:
+        """One `metrics.csv` row at step `row["epoch"]`, flushed so it shows at once."""
+        if self.writer is None:
+            return
+        for column, value in row.items():
+            if column != "epoch" and _finite(value):
+                self.writer.add_scalar(tag(column), value, row["epoch"])
+        self.writer.flush()
+
+    def finish(self, final: dict) -> dict:
+        """The test metrics of `final.json` as hparams, then close; returns `final`."""
+        if self.writer is None:
+            return final
+        from torch.utils.tensorboard.summary import hparams
+
+        metrics = {f"test/{k}_{which}": final[which][k] for which in ("best", "last")
+                   for k in ("top1", "top5", "mca") if _finite(final[which].get(k))}
+        for summary in hparams(hparam_keys(self.cfg), metrics):
+            self.writer.file_writer.add_summary(summary, final["epochs"])
+        for name, value in metrics.items():
+            self.writer.add_scalar(name, value, final["epochs"])
+        self.writer.close()
+        return final
+
+
+def hparam_keys(cfg: RunConfig) -> dict[str, Any]:
+    """What a run is, as the HParams table's columns (strings and numbers only)."""
+    from dctkd.losses import resolve
+
+    method = resolve(cfg.method)
+    return {
+        "method": cfg.method.name, "seed": cfg.seed, "model": cfg.model,
+        "teacher": cfg.teacher.model if cfg.teacher is not None else "none",
+        "dataset": cfg.data.name, "alpha": method.alpha, "lr": cfg.optim.lr,
+        "epochs": cfg.optim.epochs, "batch_size": cfg.optim.batch_size, "run_id": cfg.run_id,
+    }
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(
+        value)
+
+
+__all__ = ["Board", "hparam_keys", "tag"]
