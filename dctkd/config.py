@@ -172,20 +172,20 @@ class Runtime:
     processes (0 suits the in-memory datasets). `progress`: tqdm bars and per-epoch lines.
     `teacher_cache`: compute the teacher's outputs once and look them up, when the training
     inputs are not augmented (`data.augment=false`); the numbers are the same either way.
+    `tensorboard`: event files beside `metrics.csv`, so `tensorboard --logdir` shows the run.
     """
 
     device: Device = "auto"
-    `tensorboard`: event files beside `metrics.csv`, so `tensorboard --logdir` shows the run.
     amp: Annotated[Literal["auto", "bf16", "fp16", "off"], BeforeValidator(off_word)] = "auto"
     channels_last: StrictBool = True
     compile: StrictBool = False
     num_workers: Annotated[Integer, Field(ge=0)] = 0
     progress: StrictBool = True
     teacher_cache: StrictBool = True
+    tensorboard: StrictBool = True
 
 
 @dataclass(frozen=True, config=_FIELDS)
-    tensorboard: StrictBool = True
 class RunConfig:
     """One training run. A teacher is itself a `RunConfig`, found in the run store by hash."""
 

@@ -231,8 +231,8 @@ def _fit(s: Setup) -> dict:
                                   heal=d.main) or state
     if d.main:
         s.run_dir.mkdir(parents=True, exist_ok=True)
-    for epoch in range(state["epoch"], cfg.optim.epochs):
     events = board.Board(cfg, s.run_dir, d.main, state["epoch"])  # TensorBoard, rank 0 only
+    for epoch in range(state["epoch"], cfg.optim.epochs):
         if state.get("diverged_epoch"):
             break
         row = _train_epoch(s, model, loaders, opt, scaler, epoch)
@@ -253,8 +253,8 @@ def _fit(s: Setup) -> dict:
             state["best_top1"], state["best_epoch"] = score, epoch + 1
         if d.main:
             _report(cfg, row)
-            if improved:
             events.epoch(row)
+            if improved:
                 _save_best(s, epoch + 1, score)
             checkpoint.save_checkpoint(last, cfg.run_id, s.distiller, state, opt, sched, scaler,
                                        device)
