@@ -1,7 +1,9 @@
 """`dctkd <command>`: train and evaluate runs of the store from the shell.
 
-Each command is a pair `(add_arguments(parser), run(args) -> exit code)` in `COMMANDS`, or the
-name of a module defining those two functions, imported only when its command runs. A bad
+Each command is a pair `(add_arguments(parser), run(args) -> exit code)` in `COMMANDS`, either
+functions or `"module:function"` names: the options come from a module that imports nothing
+heavy, and the code that runs is imported only once the arguments parsed, so `--help` and a
+mistyped option answer at once (this module itself imports no torch). A bad
 configuration stops with one line on stderr and exit code 2, before any training; so does
 any other user error (a path, a damaged file, a full disk). A run or notebook that fails
 exits with 1; when several runs failed, each is listed (with its log) before that line.
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
+import importlib.util
 import json
 import math
 import os
@@ -181,28 +183,37 @@ def evaluate_command(args: argparse.Namespace) -> int:
     return 0
 
 
-Command = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
-COMMANDS: dict[str, Command | str] = {
+Arguments = Callable[[argparse.ArgumentParser], None]
+Run = Callable[[argparse.Namespace], int]
+_ARGS = "dctkd.report.arguments"
+COMMANDS: dict[str, tuple[Arguments | str, Run | str]] = {
     "train": (train_arguments, train_command),
     "evaluate": (evaluate_arguments, evaluate_command),
-    "figures": "dctkd.report.build",
-    "fetch-weights": "dctkd.report.fetch_weights",
-    "status": "dctkd.report.status",
+    "figures": (f"{_ARGS}:figures_arguments", "dctkd.report.build:main"),
+    "fetch-weights": (f"{_ARGS}:fetch_weights_arguments", "dctkd.report.fetch_weights:main"),
+    "status": (f"{_ARGS}:status_arguments", "dctkd.report.status:main"),
 }
 
 
-def _load(entry: Command | str) -> Command | None:
+def _load(entry: Callable | str) -> Callable:
+    """A function, or the one a `"module:function"` name points at (imported now)."""
     if not isinstance(entry, str):
         return entry
-    if importlib.util.find_spec(entry) is None:
-        return None
-    module = importlib.import_module(entry)
-    return module.add_arguments, module.main
+    module, _, name = entry.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _available() -> list[str]:
-    return [n for n, e in COMMANDS.items()
-            if not isinstance(e, str) or importlib.util.find_spec(e) is not None]
+    """The commands whose code is installed (the report ones may be left out of a package)."""
+    return [n for n, (_, run) in COMMANDS.items()
+            if not isinstance(run, str) or _exists(run.partition(":")[0])]
+
+
+def _exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,22 +228,21 @@ def main(argv: list[str] | None = None) -> int:
         print(usage, file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     name = argv[0]
-    command = _load(COMMANDS[name]) if name in names else None
-    if command is None:
+    if name not in names:
         print(f"{usage}\ndctkd: error: unknown command {name!r}", file=sys.stderr)
         return 2
-    add_arguments, run = command
+    add_arguments, run = COMMANDS[name]
     parser = argparse.ArgumentParser(
         prog=f"dctkd {name}", epilog=_fields_help() if name in ("train", "evaluate") else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_arguments(parser)
+    _load(add_arguments)(parser)
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an error instead of its one line")
     args = parser.parse_args(argv[1:])
     with _one_line_warnings(name), _sigterm_interrupts():
         try:
-            return int(run(args) or 0)
+            return int(_load(run)(args) or 0)
         except KeyboardInterrupt:
             print(f"dctkd {name}: interrupted; the same command resumes", file=sys.stderr)
             return 130

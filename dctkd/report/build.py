@@ -28,12 +28,12 @@ from pathlib import Path
 from dctkd.errors import ConfigError, Failure, RunFailed, RunsFailed, one_line
 from dctkd.files import write_text
 
+from .arguments import figures_arguments
 from .grid import grid, unique_configs
 from .index import pid_alive, set_status, write_index
 from .launchers import SlurmLaunch, cli_options, slurm_launch, train_on_slurm
-from .launchers import add_arguments as launcher_arguments
 from .notebook import default_results, manifest_path, project_root
-from .profile import check_data, list_profiles, load_profile
+from .profile import check_data, load_profile
 
 KERNEL = "python3"
 PARTIAL = ".{stem}.{pid}.tmp.ipynb"
@@ -372,28 +372,8 @@ def plan(profile, notebooks: Sequence[Path], store: Path) -> list[tuple[str, int
     return rows
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of `dctkd figures`."""
-    p.add_argument("--profile", default="quick",
-                   help=f"one of {list_profiles()} or a profile YAML path (default quick)")
-    p.add_argument("--nb", action="append", metavar="NAME",
-                   help="run only this notebook (stem or prefix, e.g. 04); repeatable")
-    p.add_argument("--data", help="folder with one sub-folder per real dataset "
-                   "(default: $DCTKD_DATA)")
-    p.add_argument("--results", help="output folder (default results/<profile>)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a profile value, e.g. seeds=[0] (repeatable)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="runs trained at once here: one per GPU, each on its own (default), "
-                        "else 2")
-    p.add_argument("--jobs", type=int, default=2, help="notebooks executed at a time")
-    p.add_argument("--notebooks", help="notebooks folder (default the project's notebooks/)")
-    p.add_argument("--no-html", action="store_true", help="skip the HTML export")
-    p.add_argument("--no-pretrain", action="store_true",
-                   help="let each notebook train its own runs, one at a time")
-    p.add_argument("--plan", action="store_true",
-                   help="print the runs each notebook needs and how many are missing, then stop")
-    launcher_arguments(p)
+# The parser is built from `arguments`, which imports nothing heavy: `--help` is at once.
+add_arguments = figures_arguments
 
 
 def main(args: argparse.Namespace) -> int:

@@ -14,8 +14,9 @@ import sys
 from dctkd.config import RunConfig
 from dctkd.models.weights import MissingWeights, cached_path, ensure_weights, weights_of
 
+from .arguments import fetch_weights_arguments
 from .grid import FAMILIES, grid
-from .profile import list_profiles, load_profile
+from .profile import load_profile
 
 
 def pretrained_models(cfgs: list[RunConfig]) -> list[str]:
@@ -55,17 +56,7 @@ def fetch(models: list[str], dry_run: bool = False, log=print) -> list[str]:
     return missing
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of `dctkd fetch-weights`."""
-    p.description = ("Download every ImageNet weight file a profile's runs start from into the "
-                     "torch hub cache ($TORCH_HOME), for machines without network.")
-    p.add_argument("--profile", default="paper",
-                   help=f"one of {list_profiles()} or a profile YAML path (default paper)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a profile value, as `dctkd figures --set` (repeatable)")
-    p.add_argument("--model", action="append", default=[], metavar="NAME",
-                   help="fetch this model's weights too (repeatable)")
-    p.add_argument("--dry-run", action="store_true", help="list what is missing, download nothing")
+add_arguments = fetch_weights_arguments  # built without importing the machinery
 
 
 def main(args: argparse.Namespace) -> int:

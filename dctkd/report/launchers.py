@@ -24,33 +24,11 @@ from dctkd.engine.slurm import SlurmSettings
 from dctkd.errors import ConfigError, Failure
 from dctkd.validation import dotted, first_problem, parse_yaml
 
-OPTIONS = {"partition": str, "gpus_per_run": int, "time": str, "array_parallelism": int}
+from .arguments import SLURM_OPTIONS, launcher_arguments
 
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """`--launcher` and the Slurm options of `dctkd figures`."""
-    p.add_argument("--launcher", choices=("local", "slurm"), default="local",
-                   help="train the missing runs here (default; one GPU per worker) or as "
-                        "Slurm job arrays")
-    g = p.add_argument_group("Slurm (--launcher slurm; defaults from the profile's slurm: "
-                             "section)")
-    g.add_argument("--wait", action="store_true",
-                   help="wait for the jobs, then execute the notebooks (default: submit, print "
-                        "the job arrays and return)")
-    for key, kind in OPTIONS.items():
-        g.add_argument(f"--{key.replace('_', '-')}", type=kind, default=None,
-                       help=_HELP[key])
-    g.add_argument("--slurm-arg", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other sbatch option, e.g. constraint=a100 or qos=high (repeatable)")
-
-
-_HELP = {
-    "partition": "partition of the jobs",
-    "gpus_per_run": "GPUs of each run's job (default 1)",
-    "time": "time limit of each job: minutes or [D-]HH:MM:SS (default 24:00:00); a job that "
-            "reaches it is requeued and resumes",
-    "array_parallelism": "tasks of one job array running at once (default 64)",
-}
+# The options themselves are declared in `arguments`, which `--help` imports alone.
+OPTIONS = SLURM_OPTIONS
+add_arguments = launcher_arguments
 
 
 def cli_options(args: argparse.Namespace) -> dict:

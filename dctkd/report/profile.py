@@ -30,7 +30,8 @@ from dctkd.errors import ConfigError
 from dctkd.losses import method_names
 from dctkd.validation import dotted, first_problem, parse_yaml
 
-PROFILE_DIR = Path(__file__).with_name("profiles")
+from .paths import PROFILE_DIR, list_profiles
+
 DATA_ENV = "DCTKD_DATA"
 _TOP_KEYS = {
     "description", "synthetic", "base", "roles", "datasets", "pairs", "seeds",
@@ -109,10 +110,6 @@ class Profile:
         alone = [m for m in self.spec["methods"] if m != "kd"]
         kd = ["kd"] if "kd" in self.spec["methods"] else []
         return ["none", *alone, *kd, *(f"{m}+kd" for m in self.spec.get("plus_kd", []))]
-
-
-def list_profiles() -> list[str]:
-    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
 
 
 def load_profile(

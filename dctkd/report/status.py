@@ -14,26 +14,16 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
+from .arguments import status_arguments
 from .build import notebook_runs, select_notebooks
 from .index import read_status
 from .notebook import default_results
-from .profile import list_profiles, load_profile
+from .profile import load_profile
 
 STATES = ("done", "running", "failed", "missing")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = ("Runs done / running / failed / missing for each notebook of a profile, "
-                     "and each notebook's last build.")
-    p.add_argument("--profile", default="quick",
-                   help=f"one of {list_profiles()} or a profile YAML path (default quick)")
-    p.add_argument("--results", help="results folder (default results/<profile>)")
-    p.add_argument("--nb", action="append", metavar="NAME",
-                   help="only this notebook (stem or prefix); repeatable")
-    p.add_argument("--data", help="folder with one sub-folder per real dataset")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a profile value, as for dctkd figures (repeatable)")
-    p.add_argument("--notebooks", help="notebooks folder (default the project's notebooks/)")
+add_arguments = status_arguments  # built without importing the machinery below
 
 
 def survey(profile, notebooks, out: Path) -> tuple[list[tuple], dict[str, str]]:
