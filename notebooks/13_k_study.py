@@ -22,27 +22,35 @@
 # %% [markdown]
 # # Multi- vs single-attention: the gain of DCT against k
 #
-# Does the DCT loss help more when a scene class is defined by **several objects**?
-# Synthetic scenes in which each class is a set of k object kinds among distractors (k = 1…4
-# under `quick`); for each k a teacher, the student alone, AT and DCT students over several
-# seeds. For k > 1 no single object identifies the class: the **one-object ceiling** (the best
-# accuracy of a classifier shown one class-defining object) falls to 50 % or less, so a good
-# network must attend to several places at once. Against k: the gain of DCT over AT and over
-# the student alone in Top-1 (val-selected checkpoint, from the run files) and in attention
-# overlap with that k's teacher (measures of notebook 10, averaged over levels and
-# teacher-correct test images), paired by seed, mean ± std over seeds.
+# Does the DCT loss help more when a scene class needs **several objects**? Synthetic scenes
+# whose classes are sets of k object kinds in which **every object is needed**: no k − 1 of a
+# class's objects name it (each (k − 1)-subset of its set lies in another class's set too),
+# checked below from the class sets themselves. The defining kinds come from one vocabulary
+# and the distractors from one pool, in the same number, at every k (where the combinatorics
+# allow; the design table says where they do not). For each k: teachers of several seeds,
+# and the student alone, AT, KD and DCT students, each paired with one teacher. Everything
+# below is read from the run files: Top-1 of the val-selected checkpoint, the overlap of each
+# student's activation maps with its own teacher's (notebook 10's measures, averaged over
+# levels and teacher-correct test images). Intervals are 95 % Student-t intervals over
+# **teachers** (the students of one teacher averaged first), and the trend in k is fitted on
+# the per-k estimates: each k is one point.
+#
+# The full study is the `kstudy` profile (`make figures PROFILE=kstudy NB=13`,
+# [its report](../../kstudy/index.html)); the default `quick` profile runs a slice of it.
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | paper, or the path of a profile YAML
+profile = "quick"  # smoke | quick | kstudy | paper, or the path of a profile YAML
 results = None  # output folder (None: results/<profile> in the project)
 data = None  # folder with one sub-folder per real dataset (None: $DCTKD_DATA)
 overrides = []  # profile overrides, as given to `dctkd figures --set`
 workers = 1  # training processes for runs this notebook still has to train
 n_samples = 150  # first test images of each k analysed for the overlap (cost: k x seeds)
 q = 0.2  # share of pixels in the top-q regions compared by IoU
+tolerance = 2.0  # the budget check: a run passes when twice its epochs gain at most this
 
 # %%
 # %matplotlib inline
+import pandas as pd
 from IPython.display import display
 
 from dctkd.analysis import kstudy
@@ -52,31 +60,85 @@ R = Report("13_k_study", profile, results, data, overrides, workers)
 P = R.profile
 print(P.description)
 
+# %% [markdown]
+# ### The task at each k
+# Per k, from the class sets the generator made: how many kinds define classes, the
+# distractor kinds and how many distractors an image holds, the objects each class needs
+# (fewest and most over classes: both should equal k), and the best accuracy of a classifier
+# shown one, or k − 1, of a class's objects.
+
 # %%
 cells = R.cells("kstudy")
 runs = R.ensure(cells)
+design = study.kstudy_design(cells)
+R.table(
+    design,
+    "kstudy_design",
+    "Per k: classes, how their sets are made, defining kinds in use, distractor kinds and "
+    "distractors per image, the objects each class needs (fewest, most), and the best "
+    "accuracy (%) from one and from k − 1 of a class's objects.",
+)
+needed_ok = (design["objects needed (fewest)"] == design["k"]).all()
+print(f"objects needed = k at every k: {bool(needed_ok)}")
+for col in ("defining kinds", "distractor kinds", "distractors"):
+    values = dict(zip(design["k"], design[col], strict=True))
+    if len(set(values.values())) > 1:
+        print(f"differs across k: {col} {values}")
+design
+
+# %%
 accuracy = study.kstudy_accuracy(cells, runs)
 overlap = study.kstudy_overlap(cells, runs, n_samples, q=q)
-frame = accuracy.merge(overlap, on=["k", "method", "seed"], how="left")
+frame = accuracy.merge(overlap, on=["k", "method", "seed", "teacher_seed"], how="left")
 ceiling = study.ceilings(cells)
 models_table = study.kstudy_models_table(frame)
 R.table(
     models_table,
     "kstudy_models",
     f"Per k: Top-1 (%) of each model (val-selected checkpoint) and the overlap of each "
-    f"student's activation maps with that k's teacher (first {n_samples} test images, "
+    f"student's activation maps with its teacher's (first {n_samples} test images, "
     "teacher-correct ones, mean over levels; Teacher: its own mass on the objects), "
-    "mean ± std over seeds.",
+    "mean ± std over seeds (teachers: over teacher seeds).",
 )
 models_table
 
+# %% [markdown]
+# ### Difficulty and gains per k
+# A gain that grows with k means something only if the difficulty does not move with it:
+# per k, the teachers' Top-1, the student alone's and the gap between them, beside the
+# paired Top-1 differences of DCT against AT, KD and the student alone.
+
 # %%
-gains = kstudy.kstudy_gains(frame)
+present = set(accuracy["method"])
+comparisons = [("DCT", b) for b in ("AT", "KD", "Baseline") if b in present]
+by_k = claims.kstudy_claims(accuracy, ceiling, comparisons)
+R.table(
+    by_k,
+    "kstudy_claims",
+    "Per k: Top-1 (%) of the teachers and of the student alone, the gap between each teacher "
+    "and the students alone paired with it, the one-object ceiling, and DCT's Top-1 "
+    "differences (points) against AT, KD and the student alone, paired by seed; 95 % "
+    "intervals over teachers.",
+)
+display(by_k)
+gap = kstudy.gap_closed(accuracy)
+gap_table = claims.kstudy_estimates(gap, "fraction", ["method"])
+R.table(
+    gap_table,
+    "kstudy_gap_closed",
+    "Per k and method: the share of the teacher − student-alone gap the method closes, "
+    "(method − alone) / (teacher − alone) per teacher, mean over teachers with its 95 % "
+    "interval: 0 is the student alone, 1 the teacher.",
+)
+gap_table
+
+# %%
+gains = kstudy.kstudy_gains(frame, against=[b for _, b in comparisons])
 table = study.kstudy_table(gains, ceiling)
 R.table(
     table,
     "kstudy_gains",
-    "Gain of the DCT student over AT and over the student alone per k (per seed, paired by "
+    "Gain of the DCT student over AT, KD and the student alone per k (per seed, paired by "
     "seed; mean ± std over seeds): Top-1 in points, overlap measures in their own units, "
     "beside the one-object ceiling of each k.",
 )
@@ -84,9 +146,9 @@ fig = figures.k_study_plot(gains, panel="quantity")
 R.figure(
     fig,
     "kstudy_gains",
-    "Gain of DCT over AT and over the student alone against the number k of "
-    "class-defining objects, mean ± std over seeds (Top-1 in points; overlap with the "
-    "teacher's activation maps averaged over levels).",
+    "Gain of DCT over AT, KD and the student alone against the number k of objects each "
+    "class needs, mean ± std over seeds (Top-1 in points; overlap with the teacher's "
+    "activation maps averaged over levels).",
 )
 fig = figures.k_study_plot(
     kstudy.accuracy_vs_k(frame, ceiling),
@@ -106,34 +168,73 @@ R.figure(
 table
 
 # %% [markdown]
-# ### What the numbers say
-# Per k, the paired Top-1 differences with their 95 % intervals, beside how hard each k's task
-# is (its teacher, the student alone, the gap between them): a gain that grows with k means
-# something only if the difficulty does not move with it. Then the trend itself: the slope of
-# the per-seed gain against k, with its interval.
+# ### Attention per k
+# Each student's overlap with its own teacher, per k and method (mean over teachers, 95 %
+# interval), and DCT's paired differences in each measure against AT, KD and the student
+# alone.
 
 # %%
-by_k = claims.kstudy_claims(accuracy, ceiling)
+measures = [m for m in ("ssim", "pearson", "iou", "mass_on_objects") if m in frame.columns]
+students = frame[frame["method"] != "Teacher"].melt(
+    ["k", "method", "seed", "teacher_seed"], measures, "measure", "value")
+overlap_table = claims.kstudy_estimates(students, "value", ["measure", "method"], digits=3)
 R.table(
-    by_k,
-    "kstudy_claims",
-    "Per k: the teacher's and the student alone's Top-1 (%), the gap between them and the "
-    "one-object ceiling, beside the Top-1 differences (points) of DCT against AT and against "
-    "the student alone, paired by seed with 95 % intervals.",
+    overlap_table,
+    "kstudy_overlap",
+    "Per k, overlap measure and student: the overlap of its activation maps with its own "
+    "teacher's, mean over teachers with its 95 % interval.",
 )
-display(by_k)
-trend = claims.kstudy_trend(gains)
+att = gains[gains["quantity"] != "Top-1 (%)"]
+display(claims.kstudy_estimates(att, "gain", ["quantity", "comparison"], digits=3))
+overlap_table
+
+# %% [markdown]
+# ### The trend in k
+# The slope of each per-k estimate against k (points, or units, per extra object needed),
+# fitted on one point per k, with its 95 % interval; the verdict is read from that interval
+# only: "grows with k" or "shrinks with k" when it excludes 0, "unresolved" when it holds 0.
+
+# %%
+per_k = kstudy.by_k(gains, "gain", ["comparison", "quantity"])
+trend = claims.kstudy_trend(per_k, ["comparison", "quantity"])
+per_k_gap = kstudy.by_k(gap, "fraction", ["method"])
+trend_gap = claims.kstudy_trend(per_k_gap, ["method"]).rename(columns={"method": "comparison"})
+trend = pd.concat([trend, trend_gap.assign(quantity="gap closed")[trend.columns]],
+                  ignore_index=True)
 R.table(
     trend,
     "kstudy_trend",
-    "Least-squares slope of each paired Top-1 gain against k (points per extra "
-    "class-defining object) over every (k, seed), with its 95 % interval.",
+    "Slope against k of each per-k estimate (DCT's paired gains; each method's share of the "
+    "gap closed), fitted on one point per k, with its 95 % interval and the verdict it "
+    "supports.",
 )
-print(
-    "\n".join(
-        f"{r['comparison']}: {r['slope per k']:+.3f} points per extra object, 95% interval "
-        f"{r['95% interval'] or 'none'} → {r['verdict']}"
-        for _, r in trend.iterrows()
-    )
-)
+for _, r in trend[trend["quantity"].isin(["Top-1 (%)", "gap closed"])].iterrows():
+    print(f"{r['comparison']} [{r['quantity']}]: {r['slope per k']:+.3f} per extra object, "
+          f"95% interval {r['95% interval'] or 'none'} over {r['ks']} ks → {r['verdict']}")
 trend
+
+# %% [markdown]
+# ### Converged and within budget
+# Seed 0's runs (students and their teacher) re-trained with twice the epochs, the schedule
+# stretched: a run has reached its plateau when the longer one gains at most `tolerance`
+# points. Then the study's training time, summed from its run files.
+
+# %%
+budget = kstudy.budget_check(study.kstudy_budget(cells, runs), tolerance)
+R.table(
+    budget.round(2),
+    "kstudy_budget",
+    f"The budget check: Top-1 (%) of each run at its own epochs and re-trained with more "
+    f"(schedule stretched), the gain, and whether it is at most {tolerance:g} points"
+    + ("" if len(budget) else "; this profile runs none (the kstudy profile does)") + ".",
+)
+if budget.empty:
+    print(f"Profile {P.name!r} runs no budget check; the kstudy profile checks every k and "
+          "method (make figures PROFILE=kstudy NB=13).")
+else:
+    print(f"{int(budget['passes'].sum())} of {len(budget)} runs pass the budget check "
+          f"(gain ≤ {tolerance:g} points); largest gain {budget['gain'].max():+.2f}.")
+seconds = sum(r.metrics().get("train_seconds") or 0 for r in runs.values())
+print(f"Training time of the study's {len(runs)} runs, from their run files: "
+      f"{seconds / 60:.1f} min on one worker, about {seconds / 120:.1f} min on two.")
+budget

@@ -1,8 +1,11 @@
 """The k-study's statistics: does DCT's advantage grow with the number of objects a class needs?
 
-Inputs are long frames with `k, method, seed` and one column per quantity (Top-1 and the
-overlap measures); gains are paired by seed, so the seed-to-seed spread shared by both
-methods cancels.
+Inputs are long frames with `k, method, seed` (and `teacher_seed`, the teacher a student
+distils from; a teacher's own row carries its seed) and one column per quantity (Top-1 and
+the overlap measures). Gains are paired by seed, so the seed-to-seed spread shared by both
+methods cancels; students of one teacher share it, so intervals per k are taken over
+teachers (`stats.clustered`), and the trend in k is fitted on the per-k estimates, not on
+every (k, seed) as if they were independent.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from . import stats
 from .overlap import MEASURE_NAMES, MEASURES
+from .samples import TEACHER
 
 
 def kstudy_gains(
@@ -22,8 +27,9 @@ def kstudy_gains(
 ) -> pd.DataFrame:
     """Gain of `method` over each of `against`, per k and seed (paired by seed), long form.
 
-    Columns `k, seed, comparison ("DCT − AT"), quantity, gain`. Seeds missing from either
-    side are left out; no common seed for some k is an error.
+    Columns `k, seed, comparison ("DCT − AT"), quantity, gain` (and `teacher_seed` when the
+    frame has it). Seeds missing from either side are left out; no common seed for some k
+    is an error.
     """
     quantities = [q for q in quantities if q in frame.columns]
     rows = []
@@ -43,6 +49,8 @@ def kstudy_gains(
                             "comparison": f"{method} − {other}",
                             "quantity": MEASURE_NAMES.get(q, q),
                             "gain": float(ours.at[seed, q] - theirs.at[seed, q]),
+                            **({"teacher_seed": ours.at[seed, "teacher_seed"]}
+                               if "teacher_seed" in ours.columns else {}),
                         }
                     )
     return pd.DataFrame(rows)
@@ -59,4 +67,75 @@ def accuracy_vs_k(frame: pd.DataFrame, ceiling: Mapping[int, float]) -> pd.DataF
     return pd.concat([acc, ceil], ignore_index=True)
 
 
-__all__ = ["accuracy_vs_k", "kstudy_gains"]
+def by_k(frame: pd.DataFrame, value: str, keys: Sequence[str] = (),
+         cluster: str = "teacher_seed") -> pd.DataFrame:
+    """Per k (and `keys`): the mean of `value` over teachers with its 95 % interval
+    (`stats.clustered`: students averaged within their teacher first). Columns `k, keys...,
+    mean, ci_low, ci_high, teachers, runs`."""
+    rows = []
+    for key, part in frame.groupby(["k", *keys], sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        mean, low, high, n = stats.clustered(part[value], part[cluster])
+        rows.append({**dict(zip(["k", *keys], key, strict=True)), "mean": mean, "ci_low": low,
+                     "ci_high": high, "teachers": n, "runs": int(part[value].notna().sum())})
+    return pd.DataFrame(rows).sort_values(["k", *keys], kind="stable", ignore_index=True)
+
+
+def difficulty(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Per k, how hard the task is: the teachers' Top-1, the student alone's, and the gap
+    between each teacher and the students alone paired with it, each over teachers.
+
+    Long form: `k, quantity ("teacher" | "student alone" | "gap"), mean, ci_low, ci_high,
+    teachers, runs`.
+    """
+    teachers = accuracy[accuracy["method"] == TEACHER].assign(quantity="teacher")
+    alone = accuracy[accuracy["method"] == "Baseline"].assign(quantity="student alone")
+    t_top1 = teachers.set_index(["k", "teacher_seed"])["top1"]
+    gap = alone.assign(quantity="gap", top1=[
+        t_top1.get((k, t), float("nan")) - a
+        for k, t, a in zip(alone["k"], alone["teacher_seed"], alone["top1"], strict=True)])
+    frame = pd.concat([teachers, alone, gap], ignore_index=True)
+    return by_k(frame, "top1", ["quantity"])
+
+
+def gap_closed(accuracy: pd.DataFrame, baseline: str = "Baseline") -> pd.DataFrame:
+    """The share of the teacher − student-alone gap each method closes, per k and teacher:
+    `(method − alone) / (teacher − alone)`, the students of that teacher averaged first (a
+    per-student ratio would blow up where the gap is small). Columns `k, teacher_seed,
+    method, fraction`; 1 means the student reaches its teacher, 0 the student alone."""
+    rows = []
+    students = accuracy[~accuracy["method"].isin([TEACHER, baseline])]
+    for (k, t), part in accuracy.groupby(["k", "teacher_seed"], sort=True):
+        teacher = part[part["method"] == TEACHER]["top1"].mean()
+        alone = part[part["method"] == baseline]["top1"].mean()
+        for m in pd.unique(students["method"]):
+            mean = part[part["method"] == m]["top1"].mean()
+            rows.append({"k": int(k), "teacher_seed": t, "method": m,
+                         "fraction": (mean - alone) / (teacher - alone)
+                         if teacher != alone else float("nan")})
+    return pd.DataFrame(rows, columns=["k", "teacher_seed", "method", "fraction"])
+
+
+def trend_in_k(per_k: pd.DataFrame, keys: Sequence[str] = ("comparison",)) -> pd.DataFrame:
+    """Per `keys`, the least-squares slope of the per-k estimates (`by_k`'s `mean`) against k,
+    with its 95 % interval on `len(ks) - 2` degrees of freedom: each k counts once, whatever
+    its number of seeds (`stats.trend`). Columns `keys..., ks, slope, ci_low, ci_high`."""
+    rows = []
+    for key, part in per_k.groupby(list(keys), sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        got = stats.trend(part["k"], part["mean"])
+        rows.append({**dict(zip(keys, key, strict=True)), "ks": got["points"],
+                     "slope": got["slope"], "ci_low": got["ci_low"], "ci_high": got["ci_high"]})
+    return pd.DataFrame(rows)
+
+
+def budget_check(budget: pd.DataFrame, tolerance: float = 2.0) -> pd.DataFrame:
+    """Did each run reach its plateau? `budget` has `k, method, seed, top1, top1_longer`
+    (the same run trained with more epochs, `study.kstudy_budget`); adds `gain` and `passes`
+    (the longer run gains at most `tolerance` points)."""
+    out = budget.assign(gain=budget["top1_longer"] - budget["top1"])
+    return out.assign(passes=out["gain"] <= tolerance)
+
+
+__all__ = ["accuracy_vs_k", "budget_check", "by_k", "difficulty", "gap_closed", "kstudy_gains",
+           "trend_in_k"]

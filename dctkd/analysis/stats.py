@@ -88,6 +88,21 @@ def trend(x: Sequence[float], y: Sequence[float], level: float = LEVEL) -> dict[
             "ci_high": float(fit.slope) + half, "points": len(x)}
 
 
+def clustered(values: Sequence[float], clusters: Sequence, level: float = LEVEL
+              ) -> tuple[float, float, float, int]:
+    """`(mean, low, high, clusters)`: `interval` of the cluster means.
+
+    Why: students that distil from one teacher share it, so they are not independent draws;
+    averaging within each teacher first and taking the Student-t interval over teachers puts
+    the variance where it lives (two teachers: one degree of freedom, a wide interval).
+    """
+    frame = pd.DataFrame({"value": np.asarray(values, dtype=float), "cluster": list(clusters)})
+    frame = frame[np.isfinite(frame["value"])]
+    means = frame.groupby("cluster", sort=True)["value"].mean()
+    mean, low, high = interval(means.tolist(), level)
+    return mean, low, high, len(means)
+
+
 def plateau(history: pd.DataFrame, column: str = "val_top1", share: float = 0.2
             ) -> dict[str, float]:
     """Has a run stopped learning? The change of `column` over the last `share` of its epochs.
@@ -109,4 +124,4 @@ def plateau(history: pd.DataFrame, column: str = "val_top1", share: float = 0.2
     }
 
 
-__all__ = ["LEVEL", "compare", "interval", "paired", "plateau", "trend"]
+__all__ = ["LEVEL", "clustered", "compare", "interval", "paired", "plateau", "trend"]

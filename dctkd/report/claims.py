@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from dctkd.analysis import stats
+from dctkd.analysis import kstudy, stats
 from dctkd.losses import TEACHER_LABEL
 from dctkd.losses import label as method_label
+from dctkd.losses.catalogue import name_of as method_name
 
 from .grid import Cell
 
@@ -85,55 +86,80 @@ def sentences(table: pd.DataFrame) -> list[str]:
     return out
 
 
-def kstudy_claims(accuracy: pd.DataFrame, ceiling: Mapping[int, float],
-                  comparisons: Sequence[tuple[str, str]] = (("DCT", "AT"), ("DCT", "Baseline")),
-                  digits: int = 2) -> pd.DataFrame:
-    """Per k: how hard the task is (the teacher's Top-1, the student alone's, the gap between
-    them, the one-object ceiling) beside each comparison's paired Top-1 difference and its
-    95 % interval, so a trend against k can be read against a trend in difficulty.
+def _with_interval(mean: float, low: float, high: float, digits: int) -> str:
+    """`"62.10 [58.30, 65.90]"`, or the mean alone without an interval."""
+    if np.isnan(mean):
+        return ""
+    text = interval_text(low, high, digits).replace("+", "")
+    return f"{mean:.{digits}f} {text}".strip()
 
-    `accuracy` has `k, method, seed, top1` (`study.kstudy_accuracy`).
+
+def kstudy_claims(accuracy: pd.DataFrame, ceiling: Mapping[int, float] | None = None,
+                  comparisons: Sequence[tuple[str, str]] = (
+                      ("DCT", "AT"), ("DCT", "KD"), ("DCT", "Baseline")),
+                  digits: int = 2) -> pd.DataFrame:
+    """Per k: how hard the task is (teachers' Top-1, the student alone's and the gap between
+    them, each with its 95 % interval over teachers) beside each comparison's paired Top-1
+    difference with its interval over teachers (`kstudy.by_k`), so a trend in k can be read
+    against a trend in difficulty. `accuracy` is `study.kstudy_accuracy`.
     """
+    hard = kstudy.difficulty(accuracy).set_index(["k", "quantity"])
+    gains = kstudy.kstudy_gains(accuracy, ("top1",), against=[b for _, b in comparisons])
+    per_k = kstudy.by_k(gains, "gain", ["comparison"]).set_index(["k", "comparison"])
     rows = []
-    for k, part in accuracy.groupby("k", sort=True):
-        teacher = part[part["method"] == TEACHER_LABEL]["top1"].mean()
-        alone = part[part["method"] == "Baseline"]["top1"].mean()
-        row = {"k": int(k), "teacher Top-1": round(teacher, digits),
-               "student alone Top-1": round(alone, digits),
-               "teacher − student alone": round(teacher - alone, digits),
-               "one-object ceiling": round(ceiling.get(int(k), np.nan), 1)}
-        found = claims_table(part.rename(columns={"method": "label"}), comparisons, "top1",
-                             digits)
-        for _, r in found.iterrows():
-            row[r["comparison"]] = r["difference"]
-            row[f"{r['comparison']} 95% interval"] = r["95% interval"]
+    for k in sorted(accuracy["k"].unique()):
+        row: dict = {"k": int(k), "teachers": int(hard.loc[(k, "teacher"), "teachers"])}
+        for q, name in (("teacher", "teacher Top-1"), ("student alone", "student alone Top-1"),
+                        ("gap", "teacher − student alone")):
+            r = hard.loc[(k, q)]
+            row[name] = _with_interval(r["mean"], r["ci_low"], r["ci_high"], digits)
+        if ceiling is not None:
+            row["one-object ceiling"] = round(ceiling.get(int(k), np.nan), 1)
+        for a, b in comparisons:
+            if (k, f"{a} − {b}") in per_k.index:
+                r = per_k.loc[(k, f"{a} − {b}")]
+                row[f"{a} − {b}"] = round(r["mean"], digits)
+                row[f"{a} − {b} 95% interval"] = interval_text(r["ci_low"], r["ci_high"], digits)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def kstudy_trend(gains: pd.DataFrame, quantity: str = "Top-1 (%)",
+def kstudy_estimates(frame: pd.DataFrame, value: str, keys: Sequence[str],
+                     digits: int = 2) -> pd.DataFrame:
+    """`kstudy.by_k` as a table: a row per k and `keys`, the mean over teachers, its 95 %
+    interval and how many teachers and runs it stands on."""
+    got = kstudy.by_k(frame, value, keys)
+    return pd.DataFrame({
+        "k": got["k"], **{key: got[key] for key in keys},
+        "mean": got["mean"].round(digits + 1 if "fraction" in value else digits),
+        "95% interval": [interval_text(lo, hi, digits + (value == "fraction"))
+                         for lo, hi in zip(got["ci_low"], got["ci_high"], strict=True)],
+        "teachers": got["teachers"], "runs": got["runs"]})
+
+
+def kstudy_trend(per_k: pd.DataFrame, keys: Sequence[str] = ("comparison",),
                  digits: int = 3) -> pd.DataFrame:
-    """A row per comparison: the least-squares slope of its per-seed gain against k (points
-    per extra object) with a 95 % interval; `gains` is `analysis.kstudy.kstudy_gains`."""
-    rows = []
-    part = gains[gains["quantity"] == quantity]
-    for comp, sub in part.groupby("comparison", sort=False):
-        got = stats.trend(sub["k"], sub["gain"])
-        rows.append({"comparison": comp, "quantity": quantity, "points": got["points"],
-                     "slope per k": round(got["slope"], digits),
-                     "95% interval": interval_text(got["ci_low"], got["ci_high"], digits),
-                     "verdict": _trend_verdict(got)})
-    return pd.DataFrame(rows)
+    """A row per `keys`: the slope of the per-k estimates against k (points per extra
+    object needed; `kstudy.trend_in_k`, each k one point) with its 95 % interval, and the
+    verdict that interval alone supports: "grows with k", "shrinks with k", "unresolved"
+    (it holds 0) or "too few k" (fewer than 3 ks: no interval). `per_k` is `kstudy.by_k`."""
+    got = kstudy.trend_in_k(per_k, keys)
+    return pd.DataFrame({
+        **{key: got[key] for key in keys}, "ks": got["ks"],
+        "slope per k": got["slope"].round(digits),
+        "95% interval": [interval_text(lo, hi, digits)
+                         for lo, hi in zip(got["ci_low"], got["ci_high"], strict=True)],
+        "verdict": [_trend_verdict(r) for _, r in got.iterrows()]})
 
 
-def _trend_verdict(got: dict) -> str:
+def _trend_verdict(got) -> str:
     if np.isnan(got["ci_low"]):
-        return "too few points"
+        return "too few k"
     if got["ci_low"] > 0:
         return "grows with k"
     if got["ci_high"] < 0:
         return "shrinks with k"
-    return "no trend resolved"
+    return "unresolved"
 
 
 def plateau_table(cells: Sequence[Cell], runs: Mapping, column: str = "val_top1",
@@ -250,7 +276,44 @@ def verdict_counts(table: pd.DataFrame) -> pd.DataFrame:
     return counts.reindex(order).reset_index().rename_axis(columns=None)
 
 
-__all__ = ["CLAIMS", "against", "claims_table", "interval_text", "kstudy_claims", "kstudy_trend",
+def accuracy_claims(df: pd.DataFrame, kd_reference: str | None = None,
+                    digits: int = 2) -> pd.DataFrame:
+    """Every accuracy claim of the paper on one teacher→student pair, paired by seed.
+
+    The paper says the DCT term transfers better than every alternative: DCT against the
+    student alone and each other method alone (KD included), DCT + KD against each other
+    method + KD, and that it complements KD: DCT + KD against DCT, and against KD alone at
+    the + KD rows' own KD weight (`kd_reference`, the label of that row), so the pair differs
+    in the DCT term only. Columns: `claim` then those of `metric_claims` (verdict
+    supported / contradicted / unresolved / too few seeds).
+    """
+    labels = [x for x in dict.fromkeys(df["label"]) if x != TEACHER_LABEL]
+    dct, dct_kd = method_label("dct"), method_label("dct+kd")
+    named = [x for x in labels if _is_method(x)]
+    alone = [x for x in named if not x.endswith(" + KD") and x != dct]
+    plus = [x for x in named if x.endswith(" + KD") and x != dct_kd]
+    wanted = [(f"{dct} beats every other method alone", dct, x) for x in alone]
+    wanted += [(f"{dct_kd} beats every other method + KD", dct_kd, x) for x in plus]
+    wanted.append((f"{dct} complements KD", dct_kd, dct))
+    if kd_reference in labels:
+        wanted.append((f"{dct} complements KD (equal KD weight)", dct_kd, kd_reference))
+    claim = {f"{a} − {b}": c for c, a, b in wanted}
+    table = metric_claims(df, ["top1"], comparisons=[(a, b) for _, a, b in wanted],
+                          label="label", names={"top1": "Top-1 (%)"}, digits=digits)
+    table.insert(0, "claim", [claim.get(x, "") for x in table["comparison"]])
+    return table.drop(columns=["measure", "better"])
+
+
+def _is_method(text: str) -> bool:
+    try:
+        method_name(text)
+    except ValueError:
+        return False
+    return True
+
+
+__all__ = ["CLAIMS", "accuracy_claims", "against", "claims_table", "interval_text", "kstudy_claims",
+           "kstudy_estimates", "kstudy_trend",
            "plateau_table", "relabel", "sentences"]
 __all__ += ["ATTENTION_CLAIMS", "DIRECTIONS", "VERDICTS", "metric_claims",
             "metric_sentences", "verdict_counts"]

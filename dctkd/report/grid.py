@@ -271,17 +271,52 @@ def attention(profile: Profile) -> list[Cell]:
     return _selected(profile, "attention")
 
 
+def kstudy_pairing(f: dict, profile: Profile) -> dict[int, int]:
+    """`{student seed: teacher seed}` of the k-study: the i-th of `seeds` distils from the
+    (i mod T)-th of `teacher_seeds` (default: the profile's `teacher_seed`), so the students
+    of one k spread evenly over that k's T teachers and a gain can be averaged per teacher."""
+    teachers = [int(t) for t in f.get("teacher_seeds") or [profile.spec.get("teacher_seed", 0)]]
+    seeds = [int(s) for s in f.get("seeds", profile.seeds)]
+    return {s: teachers[i % len(teachers)] for i, s in enumerate(seeds)}
+
+
+def _kstudy_student(profile: Profile, ds: str, pair: tuple[str, str], method: str, seed: int,
+                    t: int, variant: dict) -> RunConfig:
+    """A student distilled from its own teacher (seed `t`), its val split held out with
+    that teacher's seed like every student's (`student_config`)."""
+    cfg = student_config(profile, ds, pair, method, seed, variant=variant)
+    if hasattr(cfg.data, "holdout_seed"):
+        cfg = replace(cfg, data=replace(cfg.data, holdout_seed=None if t == seed else t))
+    teacher = role_config(profile, ds, "teacher", pair[0], t, variant)
+    return cfg if method == "none" else replace(cfg, teacher=teacher)
+
+
 def kstudy(profile: Profile) -> list[Cell]:
-    """Multi- vs single-attention: scenes with k class-defining objects, a teacher per k."""
+    """Multi- vs single-attention: scenes whose classes need k objects, for each k the
+    teachers of `teacher_seeds` and every method's students, each paired with one teacher
+    (`kstudy_pairing`). With `budget: {factor, seeds}`, the runs of those seeds (their
+    teachers included) also re-trained with `factor` x the epochs (`stretched`): cells of
+    param `"budget"` with their run's label, listed first, the study's convergence check.
+    """
     f = profile.family("kstudy")
     ds, pair = f["dataset"], _pair(profile, f["dataset"], f.get("pair", 0))
-    out = []
+    pairing = kstudy_pairing(f, profile)
+    budget = f.get("budget") or {}
+    factor = float(budget.get("factor", 2.0))
+    checked = [int(s) for s in budget.get("seeds", [])]
+    out: list[Cell] = []
     for k, variant in sorted(f["ks"].items()):
         variant = _merge({"options": {"k": int(k)}}, variant or {})
-        out.append(_teacher_cell(profile, "kstudy", ds, pair, variant, "k", int(k)))
-        out += [_student_cell(profile, "kstudy", ds, pair, m, seed, "k", int(k), variant=variant)
-                for m in f["methods"] for seed in f.get("seeds", profile.seeds)]
-    return out
+        for t in dict.fromkeys(pairing.values()):
+            cfg = role_config(profile, ds, "teacher", pair[0], t, variant)
+            out.append(Cell("kstudy", ds, pair[0], pair[1], TEACHER, t, cfg, "k", int(k)))
+        for m in f["methods"]:
+            out += [Cell("kstudy", ds, pair[0], pair[1], method_label(m), seed,
+                         _kstudy_student(profile, ds, pair, m, seed, t, variant), "k", int(k))
+                    for seed, t in pairing.items()]
+    their_teachers = {pairing[s] for s in checked if s in pairing}
+    longer = [c for c in out if c.seed in (their_teachers if c.label == TEACHER else checked)]
+    return [replace(c, param="budget", cfg=stretched(c.cfg, factor)) for c in longer] + out
 
 
 FAMILIES: dict[str, Callable[[Profile], list[Cell]]] = {

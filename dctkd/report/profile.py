@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     NonNegativeInt,
+    PositiveFloat,
     PositiveInt,
     StrictBool,
     TypeAdapter,
@@ -195,8 +196,18 @@ class _Curves(_Family):
     max_epoch: PositiveInt | None = None
 
 
+class _KBudget(BaseModel):
+    """The k-study's convergence check: the runs of `seeds` re-trained at `factor` x epochs."""
+
+    model_config = _FIELDS
+    factor: PositiveFloat = 2.0
+    seeds: list[NonNegativeInt] = [0]
+
+
 class _KStudy(_Methods):
     ks: dict[int, dict | None]
+    teacher_seeds: list[NonNegativeInt] | None = None
+    budget: _KBudget | None = None
 
 
 # The keys each experiment family of `dctkd.report.grid` reads (one entry per family there);

@@ -26,7 +26,6 @@ from dctkd.analysis import (
     order_labels,
     overlap_frame,
     students,
-    teacher,
 )
 from dctkd.analysis.samples import device
 from dctkd.errors import RunFailed
@@ -114,49 +113,96 @@ def divergence_note(cells: Sequence[Cell], runs: Mapping) -> str:
     return " ".join(parts)
 
 
+def _teacher_seeds(cells: Sequence[Cell]) -> dict[tuple[int, int], int]:
+    """`{(k, student seed): teacher seed}`: from each distilled student's teacher; the
+    student alone takes the teacher its seed's distilled students share."""
+    out = {}
+    for c in cells:
+        if c.label != TEACHER and c.cfg.teacher is not None:
+            out[(int(c.value), c.seed)] = c.cfg.teacher.seed
+    return out
+
+
 def kstudy_accuracy(cells: Sequence[Cell], runs: Mapping) -> pd.DataFrame:
-    """`k, method, seed, top1` (val-selected checkpoint, %) of every k-study cell."""
+    """`k, method, seed, teacher_seed, top1` (val-selected checkpoint, %) of every k-study
+    cell (param "k"; the budget check's re-trained runs are `kstudy_budget`'s)."""
     rows = []
+    pairing = _teacher_seeds(cells)
     for cell in cells:
-        if cell.param != "k":
+        if cell.param not in ("k", "budget"):
             raise ValueError(f"cell {cell.run_id} is not a k-study cell (param {cell.param!r}).")
+        if cell.param == "budget":
+            continue
+        k = int(cell.value)
         top1 = float(runs[cell.run_id].metrics()["best"]["top1"])
-        rows.append({"k": int(cell.value), "method": cell.label, "seed": cell.seed, "top1": top1})
+        t = cell.seed if cell.label == TEACHER else pairing.get((k, cell.seed))
+        rows.append({"k": k, "method": cell.label, "seed": cell.seed, "teacher_seed": t,
+                     "top1": top1})
     return pd.DataFrame(rows).drop_duplicates(["k", "method", "seed"], ignore_index=True)
+
+
+def kstudy_budget(cells: Sequence[Cell], runs: Mapping) -> pd.DataFrame:
+    """`k, method, seed, epochs, epochs_longer, top1, top1_longer`: each run of the budget
+    check (param "budget") beside the same run at its own budget; empty when the profile
+    asks for no check."""
+    base = {(int(c.value), c.label, c.seed): c for c in cells if c.param == "k"}
+    rows = []
+    for c in cells:
+        if c.param != "budget":
+            continue
+        own = base[(int(c.value), c.label, c.seed)]
+        rows.append({"k": int(c.value), "method": c.label, "seed": c.seed,
+                     "epochs": own.cfg.optim.epochs, "epochs_longer": c.cfg.optim.epochs,
+                     "top1": float(runs[own.run_id].metrics()["best"]["top1"]),
+                     "top1_longer": float(runs[c.run_id].metrics()["best"]["top1"])})
+    return pd.DataFrame(rows, columns=["k", "method", "seed", "epochs", "epochs_longer", "top1",
+                                       "top1_longer"])
 
 
 def kstudy_overlap(
     cells: Sequence[Cell], runs: Mapping, n: int | None = 150, q: float = 0.2
 ) -> pd.DataFrame:
-    """`k, method, seed` and each measure averaged over teacher-correct samples and levels.
+    """`k, method, seed, teacher_seed` and each measure averaged over teacher-correct samples
+    and levels.
 
-    For each k the students are compared with that k's teacher on the first `n` test
-    images of that k's scenes.
+    Each student is compared with its own teacher (the student alone with the teacher its
+    seed is paired with), on the first `n` test images of that k's scenes; a teacher's own
+    row holds its mass on the objects.
     """
     frames = []
-    for k in sorted({int(c.value) for c in cells}):
-        part = [c for c in cells if int(c.value) == k]
-        members = load(part, runs)
-        samples = first_samples(next(c for c in part if c.label == TEACHER).cfg, n)
-        frame = overlap_frame(members, samples, q=q)
-        measures = [m for m in MEASURES if m in frame.columns]
-        means = frame.groupby(["method", "seed"], sort=False)[measures].mean().reset_index()
-        frames.append(means.assign(k=k))
-        if "mass_teacher" in frame.columns:
-            first = frame[frame["method"] == frame["method"].iloc[0]]
-            first = first[first["seed"] == first["seed"].iloc[0]]
-            t = teacher(members)
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "method": [TEACHER],
-                        "seed": [t.seed],
-                        "k": [k],
-                        "mass_on_objects": [first["mass_teacher"].mean()],
-                    }
-                )
-            )
+    pairing = _teacher_seeds(cells)
+    main = [c for c in cells if c.param == "k"]
+    for k in sorted({int(c.value) for c in main}):
+        for t_cell in [c for c in main if int(c.value) == k and c.label == TEACHER]:
+            t = t_cell.seed
+            part = [t_cell] + [c for c in main if int(c.value) == k and c.label != TEACHER
+                               and pairing.get((k, c.seed)) == t]
+            members = load(part, runs)
+            frame = overlap_frame(members, first_samples(t_cell.cfg, n), q=q)
+            measures = [m for m in MEASURES if m in frame.columns]
+            means = frame.groupby(["method", "seed"], sort=False)[measures].mean().reset_index()
+            frames.append(means.assign(k=k, teacher_seed=t))
+            if "mass_teacher" in frame.columns:
+                first = frame[(frame["method"] == frame["method"].iloc[0])
+                              & (frame["seed"] == frame["seed"].iloc[0])]
+                frames.append(pd.DataFrame({"method": [TEACHER], "seed": [t], "k": [k],
+                                            "teacher_seed": [t],
+                                            "mass_on_objects": [first["mass_teacher"].mean()]}))
     return pd.concat(frames, ignore_index=True)
+
+
+def kstudy_design(cells: Sequence[Cell]) -> pd.DataFrame:
+    """A row per k: what its scenes ask (`scenes.task_facts`: defining and distractor kinds,
+    distractors per image, objects each class needs, ceilings from one and from k - 1 of a
+    class's objects), read from the teachers' dataset configs."""
+    from dctkd.data import SceneConfig
+    from dctkd.data.scenes import task_facts
+
+    rows = {}
+    for c in cells:
+        if c.label == TEACHER and c.param == "k" and int(c.value) not in rows:
+            rows[int(c.value)] = task_facts(SceneConfig.from_options(c.cfg.data.options))
+    return pd.DataFrame([rows[k] for k in sorted(rows)]).round(1)
 
 
 def ceilings(cells: Sequence[Cell]) -> dict[int, float]:
@@ -261,6 +307,7 @@ def silhouette_claims(frame: pd.DataFrame,
     return metric_claims(frame, ["silhouette"], comparisons=comparisons, digits=digits)
 
 
-__all__ = ["ceilings", "divergence_note", "kstudy_accuracy", "kstudy_models_table",
-           "kstudy_overlap", "kstudy_table", "load", "overlap_table", "silhouette_table"]
+__all__ = ["ceilings", "divergence_note", "kstudy_accuracy", "kstudy_budget", "kstudy_design",
+           "kstudy_models_table", "kstudy_overlap", "kstudy_table", "load", "overlap_table",
+           "silhouette_table"]
 __all__ += ["overlap_claims", "silhouette_claims"]

@@ -1,0 +1,145 @@
+"""The k-study's design and statistics: students paired with one of several teachers per k,
+the budget check's stretched runs, intervals over teachers, the trend fitted on one point
+per k, and the share of the teacher − student gap each method closes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from dctkd.analysis import kstudy, stats
+from dctkd.report import claims, study
+from dctkd.report import grid as E
+from dctkd.report.profile import load_profile
+
+
+def test_the_kstudy_profile_pairs_each_student_with_one_of_three_teachers_per_k():
+    prof = load_profile("kstudy")
+    cells = E.kstudy(prof)
+    assert len(E.unique_configs(cells)) == len(cells) == 4 * (3 + 4 * 6 + 5)
+    for k in (1, 2, 3, 4):
+        main = [c for c in cells if c.value == k and c.param == "k"]
+        assert sorted(c.seed for c in main if c.label == "Teacher") == [0, 1, 2]
+        for c in main:
+            assert c.cfg.data.options["class_sets"] == "all_needed"
+            if c.cfg.teacher is not None:
+                assert c.cfg.teacher.seed == c.seed % 3
+                assert c.cfg.teacher.data.options == c.cfg.data.options
+    # The teacher recipe and the student budget are the quick profile's (at its new budget).
+    teacher = next(c for c in cells if c.label == "Teacher" and c.param == "k")
+    student = next(c for c in cells if c.label == "DCT" and c.param == "k")
+    assert (teacher.cfg.optim.epochs, teacher.cfg.optim.milestones) == (24, (14, 18, 22))
+    assert (student.cfg.optim.epochs, student.cfg.optim.milestones) == (80, (48, 60, 72))
+    assert student.cfg.optim.batch_size == 32 and student.cfg.data.train_size == 400
+
+
+def test_the_budget_check_stretches_seed_0_and_its_teacher_at_every_k():
+    cells = E.kstudy(load_profile("kstudy"))
+    longer = [c for c in cells if c.param == "budget"]
+    assert len(longer) == 4 * 5 and {c.seed for c in longer} == {0}
+    for c in longer:
+        own = next(o for o in cells if o.param == "k" and o.value == c.value
+                   and o.seed == c.seed and o.label == c.label)
+        assert c.cfg.optim.epochs == 2 * own.cfg.optim.epochs
+        assert c.cfg.optim.milestones == tuple(2 * m for m in own.cfg.optim.milestones)
+        assert c.cfg.teacher == own.cfg.teacher  # the student distils from the 1x teacher
+    assert {c.label for c in longer} == {"Teacher", "Baseline", "AT", "KD", "DCT"}
+    assert cells[:len(longer)] == longer  # listed first: a (k, label, seed) lookup ends on 1x
+
+
+def test_quick_keeps_a_slice_and_smoke_stays_tiny():
+    quick = load_profile("quick")
+    cells = E.kstudy(quick)
+    assert sorted({c.value for c in cells}) == [1, 4]
+    assert sorted({c.seed for c in cells if c.label == "Teacher"}) == [0, 1]
+    assert not [c for c in cells if c.param == "budget"]
+    smoke = E.kstudy(load_profile("smoke"))
+    assert all(c.cfg.optim.epochs == 1 for c in smoke) and len(smoke) <= 10
+
+
+class _Run:
+    def __init__(self, top1: float) -> None:
+        self.top1 = top1
+
+    def metrics(self) -> dict:
+        return {"best": {"top1": self.top1}}
+
+
+def test_kstudy_budget_pairs_each_longer_run_with_its_own_run():
+    prof = load_profile("kstudy", ["families.kstudy.ks={1: null}"])
+    cells = E.kstudy(prof)
+    runs = {c.run_id: _Run(70.0 + (c.param == "budget") * (3.0 if c.label == "KD" else 1.0))
+            for c in cells}
+    got = study.kstudy_budget(cells, runs).set_index("method")
+    assert sorted(got.index) == ["AT", "Baseline", "DCT", "KD", "Teacher"]
+    assert (got["epochs_longer"] == 2 * got["epochs"]).all()
+    checked = kstudy.budget_check(got.reset_index()).set_index("method")["passes"]
+    assert not checked["KD"] and checked.drop("KD").all()
+    accuracy = study.kstudy_accuracy(cells, runs)
+    assert len(accuracy) == 3 + 4 * 6 and (accuracy["top1"] == 70.0).all()
+    assert accuracy.set_index(["method", "seed"])["teacher_seed"][("Baseline", 4)] == 1
+
+
+def test_clustered_interval_is_the_interval_of_the_teacher_means():
+    values, clusters = [1.0, 3.0, 2.0, 6.0, 5.0, 7.0], [0, 0, 1, 1, 2, 2]
+    mean, low, high, n = stats.clustered(values, clusters)
+    means = np.array([2.0, 4.0, 6.0])
+    half = sps.t.ppf(0.975, 2) * means.std(ddof=1) / np.sqrt(3)
+    assert (mean, n) == (4.0, 3) and (low, high) == pytest.approx((4 - half, 4 + half))
+    assert np.isnan(stats.clustered([1.0, 2.0], [0, 0])[1])  # one teacher: no interval
+
+
+def _accuracy(slope: float, noise: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = []
+    for k in (1, 2, 3, 4):
+        for t in (0, 1, 2):
+            rows.append({"k": k, "method": "Teacher", "seed": t, "teacher_seed": t,
+                         "top1": 90.0})
+            for seed in (t, t + 3):
+                e = noise * rng.normal()
+                for m, top1 in (("Baseline", 60.0), ("AT", 62.0), ("KD", 66.0),
+                                ("DCT", 62.0 + slope * k + e)):
+                    rows.append({"k": k, "method": m, "seed": seed, "teacher_seed": t,
+                                 "top1": top1})
+    return pd.DataFrame(rows)
+
+
+def test_gap_closed_difficulty_and_the_trend_verdicts():
+    acc = _accuracy(slope=2.0, noise=0.3)
+    gap = kstudy.gap_closed(acc).groupby("method")["fraction"].mean()
+    assert gap["AT"] == pytest.approx(2 / 30) and gap["KD"] == pytest.approx(6 / 30)
+    hard = kstudy.difficulty(acc).set_index(["k", "quantity"])
+    assert hard.loc[(2, "gap"), "mean"] == 30.0 and hard.loc[(2, "teacher"), "teachers"] == 3
+    gains = kstudy.kstudy_gains(acc, ("top1",), against=("AT", "Baseline"))
+    per_k = kstudy.by_k(gains, "gain", ["comparison"])
+    assert (per_k["teachers"] == 3).all() and (per_k["runs"] == 6).all()
+    trend = claims.kstudy_trend(per_k).set_index("comparison")
+    assert trend.loc["DCT − AT", "verdict"] == "grows with k"
+    assert trend.loc["DCT − AT", "slope per k"] == pytest.approx(2.0, abs=0.3)
+    flat = claims.kstudy_trend(kstudy.by_k(kstudy.kstudy_gains(
+        _accuracy(slope=0.0, noise=1.0), ("top1",)), "gain", ["comparison"]))
+    assert set(flat["verdict"]) <= {"unresolved", "grows with k", "shrinks with k"}
+    two = per_k[per_k["k"] <= 2]
+    assert set(claims.kstudy_trend(two)["verdict"]) == {"too few k"}
+    table = claims.kstudy_claims(acc, {1: 100.0, 2: 50.0, 3: 30.0, 4: 25.0},
+                                 [("DCT", "AT"), ("DCT", "KD")]).set_index("k")
+    assert table.loc[1, "teacher Top-1"] == "90.00 [90.00, 90.00]"
+    assert table.loc[1, "DCT − AT 95% interval"].startswith("[")
+
+
+def test_the_trend_counts_each_k_once_whatever_its_seeds():
+    per_k = pd.DataFrame({"k": [1, 2, 3, 4], "comparison": "c", "mean": [0.0, 1.0, 2.0, 3.5]})
+    got = kstudy.trend_in_k(per_k).iloc[0]
+    fit = sps.linregress([1, 2, 3, 4], [0.0, 1.0, 2.0, 3.5])
+    assert got["ks"] == 4 and got["slope"] == pytest.approx(fit.slope)
+    assert got["ci_high"] - got["slope"] == pytest.approx(sps.t.ppf(0.975, 2) * fit.stderr)
+
+
+def test_budget_check_flags_runs_that_gain_more_than_the_tolerance():
+    b = pd.DataFrame({"k": [1, 1], "method": ["DCT", "AT"], "seed": [0, 0],
+                      "top1": [60.0, 60.0], "top1_longer": [61.5, 63.0]})
+    got = kstudy.budget_check(b, 2.0)
+    assert got["passes"].tolist() == [True, False] and got["gain"].tolist() == [1.5, 3.0]
