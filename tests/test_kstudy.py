@@ -29,10 +29,13 @@ def test_the_kstudy_profile_pairs_each_student_with_one_of_three_teachers_per_k(
                 assert c.cfg.teacher.data.options == c.cfg.data.options
     # The teacher recipe and the student budget are the quick profile's (at its new budget).
     teacher = next(c for c in cells if c.label == "Teacher" and c.param == "k")
-    student = next(c for c in cells if c.label == "DCT" and c.param == "k")
+    student = next(c for c in cells if c.label == "DCT" and c.param == "k" and c.value == 4)
     assert (teacher.cfg.optim.epochs, teacher.cfg.optim.milestones) == (24, (14, 18, 22))
     assert (student.cfg.optim.epochs, student.cfg.optim.milestones) == (80, (48, 60, 72))
     assert student.cfg.optim.batch_size == 32 and student.cfg.data.train_size == 400
+    # Calibrated per k (on val): fewer images where the task is easier.
+    sizes = {c.value: c.cfg.data.train_size for c in cells if c.label == "Baseline"}
+    assert sizes == {1: 300, 2: 170, 3: 300, 4: 400}
 
 
 def test_the_budget_check_stretches_seed_0_and_its_teacher_at_every_k():
