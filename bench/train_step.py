@@ -22,7 +22,12 @@ of a typical scene-dataset photo) to a temporary folder and removes them afterwa
 
 Defaults: batch 128 at 224 px on CUDA; batch 8 at 112 px on a CPU, which takes about a
 minute on 2 cores plus the compile warm-up and is the size continuous integration runs.
-Usage: `python bench/train_step.py [--batch B] [--size PX] [--no-compile] [--json PATH]`.
+Usage: `python bench/train_step.py [--batch B] [--size PX] [--no-compile] [--json PATH]
+[--save [PATH]]`. `--save` writes the rates of the variant the engine trains with by default
+(bf16 where the device has it, channels_last, no compile) to `results/throughput.json`, where
+`dctkd figures --plan` reads them to price a profile in GPU-hours: the student's training
+step, the teacher's forward (the +teacher rate less the student's) and the DCT term's
+per-image cost (the +dct rate less the +teacher one). Run it on the GPU the runs will use.
 
 As in bench/dct_loss.py, `OMP_WAIT_POLICY` defaults to `PASSIVE`: spinning OpenMP threads
 would make the timings measure the other processes sharing the cores.
@@ -44,7 +49,7 @@ import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import asdict, dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -60,8 +65,10 @@ from dctkd.config import MethodConfig  # noqa: E402
 from dctkd.data.memory import ImageListDataset, load_rgb  # noqa: E402
 from dctkd.data.transforms import scene_transform  # noqa: E402
 from dctkd.engine.distiller import build_distiller  # noqa: E402
+from dctkd.engine.runtime import amp_dtype  # noqa: E402
 from dctkd.losses import resolve  # noqa: E402
 from dctkd.models import build_model, tap_shapes  # noqa: E402
+from dctkd.report.plan import THROUGHPUT_FILE, Throughput  # noqa: E402
 
 STUDENT, TEACHER = "resnet18", "resnet50"
 STAGES = ("loader", "student", "+teacher", "+dct")
@@ -118,6 +125,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--json", type=Path, default=None, help="write every number here")
+    parser.add_argument("--save", type=Path, nargs="?", const=THROUGHPUT_FILE, default=None,
+                        metavar="PATH", help="write the throughput `dctkd figures --plan` "
+                        f"prices runs with (default {THROUGHPUT_FILE})")
     args = parser.parse_args(argv)
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -402,6 +412,28 @@ def print_report(result: dict) -> None:
         print(f"{row['decoder']:<17} {row['images_per_s']:>9.1f}  {need}")
 
 
+def throughput(result: dict, device: torch.device) -> Throughput:
+    """The engine's default variant on `device`, as the plan prices runs: the student step,
+    the teacher's forward alone and the term's seconds per image, from the stage rates."""
+    label = Variant(amp_dtype("auto", device) == torch.bfloat16, True, False).label
+    rate = {r["stage"]: r["images_per_s"] for r in result["steps"] if r["variant"] == label}
+    teacher_s = 1 / rate["+teacher"] - 1 / rate["student"]
+    a = result["args"]
+    return Throughput(
+        train_img_per_s=rate["student"], train_model=STUDENT,
+        forward_img_per_s=1 / teacher_s if teacher_s > 0 else None, forward_model=TEACHER,
+        term_s_per_img=max(0.0, 1 / rate["+dct"] - 1 / rate["+teacher"]), size=a["size"],
+        classes=a["classes"], device=f"{result['device']}, {label}", source="")
+
+
+def save_throughput(tp: Throughput, path: Path) -> None:
+    record = {k: v for k, v in asdict(tp).items() if k != "source"}
+    record["measured"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2))
+    print(f"throughput for dctkd figures --plan: {path} ({tp.describe()})")
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run the benchmark, print its table and return (and optionally write) every number."""
     args = parse_args(argv)
@@ -442,6 +474,8 @@ def main(argv: list[str] | None = None) -> dict:
     print_report(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
+    if args.save:
+        save_throughput(throughput(result, device), args.save)
     return result
 
 

@@ -71,8 +71,8 @@ def figures_arguments(p: argparse.ArgumentParser) -> None:
                    help="training images/s of one GPU for the GPU-hours (default: the file "
                         "bench/train_step.py --save wrote)")
     g.add_argument("--throughput", metavar="FILE.json", default=None,
-                   help="the measured throughput to read (default results/<profile>/"
-                        "throughput.json)")
+                   help="the measured throughput to read (default results/throughput.json, "
+                        "where bench/train_step.py --save writes it)")
     launcher_arguments(p)
 
 

@@ -380,12 +380,15 @@ def main(args: argparse.Namespace) -> int:
     """`dctkd figures`; errors go up to `dctkd.cli.main`, which prints them as one line (exit
     2 for a bad profile, path or data, 1 for a run or notebook that failed)."""
     if args.plan:
+        from .plan import print_plan
+
         prof = load_profile(args.profile, args.overrides, args.data)
         out = Path(args.results) if args.results else default_results(args.profile)
         nbs = select_notebooks(args.nb, args.notebooks)
         for name, total, missing in plan(prof, nbs, out / "runs"):
             print(f"{name:32s} {total:5d} runs, {missing:5d} missing")
-        return 0
+        families = [f for nb in nbs for f in notebook_meta(nb).get("families", [])]
+        return print_plan(args, prof, list(dict.fromkeys(families)), out)
     slurm = None
     if args.launcher == "slurm":
         slurm = {"options": cli_options(args), "wait": args.wait}
