@@ -8,7 +8,7 @@ NB ?=
 DATA ?=
 SET ?=
 
-.PHONY: env test figures lab bench clean lint
+.PHONY: env test figures lab bench clean lint tensorboard
 
 env: $(STAMP)
 
@@ -32,6 +32,10 @@ figures: env
 lab: env
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
+# Every run of a profile writes TensorBoard events beside its metrics.csv; watch a build live.
+tensorboard: env
+	$(BIN)/tensorboard --logdir results/$(PROFILE)/runs
+
 lint: env
 	$(BIN)/ruff check dctkd tests bench notebooks
 
@@ -39,6 +43,7 @@ bench: env
 	$(BIN)/python bench/dct_loss.py
 	$(BIN)/python bench/train_step.py
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/startup.py
 
 clean:
 	rm -rf results .pytest_cache
