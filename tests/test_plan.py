@@ -55,7 +55,7 @@ def _table(text: str) -> dict[str, list[str]]:
         m = re.match(r"(\w[\w ()]*?)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+(\S+)\s+(\S+)$",
                      line)
         if m:
-            rows[m[1]] = [v.replace(",", "") for v in m.groups()[1:]]
+            rows[m[1]] = [v.replace(",", "").removeprefix(">=") for v in m.groups()[1:]]
     return rows
 
 
@@ -101,6 +101,18 @@ def test_rehearsal_plan_prices_every_run_from_the_saved_throughput(home, saved, 
                 + images * tp.term_s_per_img)
     cost = P.run_cost(student, tp)
     assert cost.images == images and cost.seconds == pytest.approx(expected, rel=1e-9)
+    assert not cost.lower_bound and ">=" not in text
+
+
+def test_a_network_far_below_the_reference_is_a_lower_bound(capsys):
+    from engine_helpers import tiny
+
+    small = P.run_cost(tiny(), P.Throughput(1000.0))  # a 16-px ResNet-8 against ResNet-18
+    assert small.lower_bound
+    row = P.Row("k")
+    row.add(small, done=False)
+    text = P.render([row], row, P.Throughput(1000.0), 1.0, 1, 1)
+    assert ">=" in text.splitlines()[1] and "lower bound" in text
 
 
 def test_img_per_s_overrides_the_file_and_parallel_runs_shorten_the_wall(home, saved, tmp_path,

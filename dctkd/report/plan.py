@@ -16,7 +16,8 @@ meta device. Per run:
 - evaluation: a student forward of the val split every epoch (the test split once: left out).
 
 Assumptions to keep in mind: throughput scales with FLOPs, which small 32-px CIFAR networks
-do not reach on a GPU (their hours are a lower bound), and the loader keeps up. With
+do not reach on a GPU (a run priced at under a tenth of the reference's FLOPs makes its
+family's hours a lower bound, marked `>=`), and the loader keeps up. With
 `--img-per-s N` alone, N is the reference student's training rate and a forward costs a third
 of a training step. The train split size is counted from the data when it is there (the
 split lists only, no image is read), else the official size (docs/protocol.md#datasets).
@@ -44,6 +45,9 @@ THROUGHPUT_FILE = project_root() / "results" / "throughput.json"  # one per mach
 # suite checks them against docs/protocol.md. SUN397: 50 images x 397 classes per partition.
 OFFICIAL_TRAIN = {"ade20k": 20_210, "sun397": 50 * 397, "mit67": 5_360, "cifar100": 50_000}
 FORWARD_SHARE = 1 / 3  # a forward's share of a training step, when no forward was measured
+# Below this share of the reference's FLOPs a network runs under its FLOP rate on a GPU (too
+# small to fill it), so its priced hours are a lower bound.
+SMALL = 0.1
 
 
 @dataclass(frozen=True)
@@ -57,15 +61,16 @@ class Throughput:
     term_s_per_img: float = 0.0
     size: int = 224
     classes: int = 100
-    device: str = "?"
+    device: str = ""
     source: str = "--img-per-s"
 
     def describe(self) -> str:
         fwd = (f", {self.forward_model} forward {self.forward_img_per_s:,.0f} img/s"
                if self.forward_img_per_s else "")
-        where = f" ({self.source})" if self.source else ""
+        where = (f" on {self.device}" if self.device else "") + (
+            f" ({self.source})" if self.source else "")
         return (f"{self.train_model} training step {self.train_img_per_s:,.0f} img/s{fwd} at "
-                f"{self.size} px on {self.device}{where}")
+                f"{self.size} px{where}")
 
 
 def load_throughput(path: str | os.PathLike | None = None) -> Throughput | None:
@@ -135,6 +140,7 @@ class RunCost:
     epochs: int
     images: int  # training images seen (epochs x train split)
     seconds: float | None  # on one GPU; None without a throughput
+    lower_bound: bool = False  # a network far smaller than the reference: hours are a floor
 
 
 def _network(cfg: RunConfig) -> tuple[int, int]:
@@ -161,6 +167,7 @@ def run_cost(cfg: RunConfig, tp: Throughput | None) -> RunCost:
         return FORWARD_SHARE * step_s(model, size, k)
 
     size, k = _network(cfg)
+    small = flops(cfg.model, size, k) < SMALL * ref_train
     seconds = images * step_s(cfg.model, size, k) + epochs * val * forward_s(cfg.model, size, k)
     objective = resolve(cfg.method)
     if cfg.teacher is not None and objective.needs_teacher:
@@ -169,7 +176,7 @@ def run_cost(cfg: RunConfig, tp: Throughput | None) -> RunCost:
         seconds += (train if cached else images) * forward_s(cfg.teacher.model, t_size, t_k)
     if objective.term is not None:
         seconds += images * tp.term_s_per_img
-    return RunCost(cfg, epochs, images, seconds)
+    return RunCost(cfg, epochs, images, seconds, small)
 
 
 def wall_seconds(costs: Sequence[RunCost], slots: int, gpus_per_run: int = 1) -> float:
@@ -209,6 +216,7 @@ class Row:
     images: int = 0
     seconds: float | None = 0.0
     missing_seconds: float | None = 0.0
+    lower_bound: bool = False
     ids: set = field(default_factory=set)
 
     def add(self, cost: RunCost, done: bool) -> None:
@@ -218,6 +226,7 @@ class Row:
         self.runs, self.epochs, self.images = (self.runs + 1, self.epochs + cost.epochs,
                                                self.images + cost.images)
         self.missing += not done
+        self.lower_bound |= cost.lower_bound
         if cost.seconds is None:
             self.seconds = self.missing_seconds = None
         elif self.seconds is not None:
@@ -239,8 +248,8 @@ def family_rows(families: dict[str, list[RunConfig]], tp: Throughput | None,
     return rows, total, list(costs.values())
 
 
-def _hours(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds / 3600:,.1f}"
+def _hours(seconds: float | None, floor: bool = False) -> str:
+    return "-" if seconds is None else f"{'>=' if floor else ''}{seconds / 3600:,.1f}"
 
 
 def render(rows: list[Row], total: Row, tp: Throughput | None, wall: float | None,
@@ -252,12 +261,16 @@ def render(rows: list[Row], total: Row, tp: Throughput | None, wall: float | Non
     lines = [head]
     for r in [*rows, total]:
         lines.append(f"{r.name:<22} {r.runs:>6,} {r.missing:>8,} {r.epochs:>9,} "
-                     f"{r.images:>15,} {_hours(r.seconds):>10} {_hours(r.missing_seconds):>14}")
+                     f"{r.images:>15,} {_hours(r.seconds, r.lower_bound):>10} "
+                     f"{_hours(r.missing_seconds, r.lower_bound):>14}")
     if tp is None:
         lines.append("GPU-hours: no throughput; run `python bench/train_step.py --save` on the "
                      "GPU the runs will use, or pass --img-per-s N")
         return "\n".join(lines)
-    lines.append(f"throughput: {tp.describe()}")
+    lines.append(f"throughput: {tp.describe()}; other networks priced by their FLOPs")
+    if total.lower_bound:
+        lines.append(f">=: the family has networks under {SMALL:.0%} of the reference's FLOPs, "
+                     "which a GPU runs below their FLOP rate: a lower bound")
     days = wall / 86400 if wall is not None else math.nan
     lines.append(f"wall time of the missing runs, {slots} at a time on {gpus_per_run} GPU(s) "
                  f"each, teachers first: {wall / 3600:,.1f} h ({days:.2f} days)")
