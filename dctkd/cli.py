@@ -162,7 +162,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
     data = build_dataset(cfg.data.name, args.split, args.root or cfg.data.root,
                          options=dict(cfg.data.options), augment=False,
                          val_fraction=cfg.data.val_fraction,
-                         train_size=cfg.data.train_size, seed=cfg.seed)
+                         train_size=cfg.data.train_size, seed=cfg.seed,
+                         holdout_seed=cfg.data.holdout_seed)
     loader = DataLoader(data, cfg.optim.eval_batch_size, shuffle=False,
                         pin_memory=device.type == "cuda")
     with torch.inference_mode():

@@ -74,7 +74,9 @@ class DataConfig:
     `options` are the dataset's own parameters (for `scenes`: k, num_classes, image_size,
     train_size, test_size, distractors, seed). `train_size` subsamples the training split
     (seeded) to make a data-limited student; `val_fraction` of train is held out for
-    checkpoint selection, never the test split. `augment`: the dataset's training
+    checkpoint selection, never the test split; it is drawn with `holdout_seed` (default: the
+    run's seed), which a student sets to its teacher's seed so that it never validates on
+    images its teacher trained on (docs/protocol.md#val-split). `augment`: the dataset's training
     augmentation (`true`), none (`false`), or horizontal flips only (`flip`).
     """
 
@@ -83,6 +85,7 @@ class DataConfig:
     options: dict[str, Any] = field(default_factory=dict)
     train_size: Count | None = None
     val_fraction: Annotated[Number, Field(ge=0, lt=1)] = 0.1
+    holdout_seed: Annotated[Integer, Field(ge=0)] | None = None
     augment: Annotated[StrictBool | Literal["flip"], BeforeValidator(_augment)] = True
 
     @field_validator("name")
@@ -262,6 +265,7 @@ def _check_options(model: type, options: dict, owner: str) -> None:
 
 # Fields that never enter the hash: they say where or how, not what.
 _NOT_IDENTITY = {("DataConfig", "root"), ("RunConfig", "runtime")}
+_NEW_OPTIONAL = ("holdout_seed",)
 
 
 def to_dict(cfg: Any, identity_only: bool = False) -> Any:
@@ -296,6 +300,11 @@ def identity(cfg: RunConfig) -> dict:
     out = to_dict(replace(cfg, data=data, method=canonical_method(cfg.method), teacher=None),
                   identity_only=True)
     out["teacher"] = teacher
+    # Fields added after runs were stored enter the hash only when set, so every run made
+    # before them keeps its id.
+    for key in _NEW_OPTIONAL:
+        if out["data"].get(key) is None:
+            out["data"].pop(key, None)
     return out
 
 

@@ -55,15 +55,17 @@ def build_dataset(
     val_fraction: float = 0.1,
     train_size: int | None = None,
     seed: int = 0,
+    holdout_seed: int | None = None,
 ):
     """The `split` ("train" | "val" | "test") of dataset `name`, checked and ready to load.
 
     `augment=None` augments the train split only. `seed` (the run seed) chooses the val
-    hold-out and the `train_size` subsample; the scenes' own data seed is `options["seed"]`.
-    `train_size` applies to "train" only. Scenes options: see `SceneConfig`; scene datasets:
-    `image_size` (224), `normalization` ("original" | "imagenet"), `verify` ("header" |
-    "full" | "none"), plus sun397 `partition` (1..10) / `partitions` (folder) and ade20k
-    `class_names` (file); cifar100: `download`.
+    hold-out (unless `holdout_seed` is given) and the `train_size` subsample; the scenes'
+    own data seed is `options["seed"]`. `train_size` applies to "train" only. Scenes
+    options: see `SceneConfig`; scene datasets: `image_size` (224), `normalization`
+    ("original" | "imagenet"), `verify` ("header" | "full" | "none"), plus sun397
+    `partition` (1..10) / `partitions` (folder) and ade20k `class_names` (file); cifar100:
+    `download`.
     """
     entry = dataset(name)
     if split not in SPLITS:
@@ -72,7 +74,8 @@ def build_dataset(
     official = "test" if split == "test" else "train"
     ds = entry.build(official, root, entry.parse_options(options), do_augment)
     if split != "test":
-        kept, held = stratified_holdout(ds.targets, val_fraction, seed)
+        kept, held = stratified_holdout(
+            ds.targets, val_fraction, seed if holdout_seed is None else holdout_seed)
         if split == "val" and len(held) == 0:
             raise ValueError(
                 f"val_fraction={val_fraction} holds out no {name} training image, "

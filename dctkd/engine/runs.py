@@ -162,7 +162,8 @@ def dataset_of(cfg: RunConfig, split: str = "test"):
 
     d = cfg.data
     return build_dataset(d.name, split, d.root, options=d.options, augment=False,
-                         val_fraction=d.val_fraction, train_size=d.train_size, seed=cfg.seed)
+                         val_fraction=d.val_fraction, train_size=d.train_size, seed=cfg.seed,
+                         holdout_seed=d.holdout_seed)
 
 
 def _teacher_model(cfg: RunConfig, store: str | os.PathLike):

@@ -44,7 +44,8 @@ def cache_key(cfg: RunConfig, amp: torch.dtype | None, channels_last: bool,
     data = identity(cfg)["data"]
     return {
         "teacher": cfg.teacher.run_id,
-        "data": {k: data[k] for k in ("name", "options", "train_size", "val_fraction")},
+        "data": {k: data[k] for k in ("name", "options", "train_size", "val_fraction",
+                                          "holdout_seed") if k in data},
         "seed": cfg.seed,
         "amp": str(amp).replace("torch.", "") if amp else "off",
         "channels_last": bool(channels_last),

@@ -114,7 +114,8 @@ def _prepare(cfg: RunConfig, run_dir: Path, teacher: nn.Module | None,
         torch.cuda.set_device(device)
     set_determinism(cfg.deterministic, device)
     common = dict(root=cfg.data.root, options=dict(cfg.data.options),
-                  val_fraction=cfg.data.val_fraction, seed=cfg.seed)
+                  val_fraction=cfg.data.val_fraction, seed=cfg.seed,
+                  holdout_seed=cfg.data.holdout_seed)
     try:
         data = {
             "train": build_dataset(cfg.data.name, "train", augment=cfg.data.augment,
