@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic import Field, PositiveFloat, PositiveInt, StrictBool
 from torch import nn
 
 from .base import DistillTerm, Outputs, float32_math
@@ -33,17 +33,29 @@ def _dots(bank: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return torch.bmm(bank, v.unsqueeze(2)).squeeze(2)
 
 
-def nce_loss(scores: torch.Tensor, num_samples: int, eps: float = 1e-7) -> torch.Tensor:
-    """NCE loss of `(B, 1 + K)` normalised scores, the positive in column 0 (CRD eq. 18).
+def nce_loss(scores: torch.Tensor, num_samples: int, eps: float = 1e-7,
+             counts: torch.Tensor | None = None, k: int | None = None) -> torch.Tensor:
+    """NCE loss of `(B, 1 + M)` normalised scores, the positive in column 0 (CRD eq. 18).
 
     With noise probability `Pn = 1/N` and `m = K`: `-(sum_b log(P_b0 / (P_b0 + m Pn + eps))
-    + sum_{b,k} log(m Pn / (P_bk + m Pn + eps))) / B`.
+    + sum_{b,k} log(m Pn / (P_bk + m Pn + eps))) / B`. Each of the M columns is one negative
+    draw, or, with `counts (B, M)`, a distinct sample drawn `counts` times out of `k` draws.
     """
-    m = scores.shape[1] - 1
+    m = scores.shape[1] - 1 if counts is None else int(k)
     noise = m / num_samples
     log_pos = torch.log(scores[:, 0] / (scores[:, 0] + noise + eps))
     log_neg = torch.log(noise / (scores[:, 1:] + noise + eps))
+    if counts is not None:
+        log_neg = log_neg * counts
     return -(log_pos.sum() + log_neg.sum()) / scores.shape[0]
+
+
+def _mean_score(scores: torch.Tensor, counts: torch.Tensor | None, k: int) -> torch.Tensor:
+    """Mean of `(B, 1 + M)` scores over the positive and the K draws (`counts`, if given)."""
+    if counts is None:
+        return scores.mean()
+    drawn = scores[:, 0].sum() + (scores[:, 1:] * counts).sum()
+    return drawn / (scores.shape[0] * (1 + k))
 
 
 class CRDLoss(DistillTerm):
@@ -66,6 +78,7 @@ class CRDLoss(DistillTerm):
       from all samples other than the positive itself.
     - `K` (default 16384) is capped at `N - 1`: sampling is with replacement so a larger K
       would work, but it would only repeat samples while inflating the noise mass `K/N`.
+      `cap_k=False` draws the original's K whatever N, so the two can be set side by side.
     - Embeddings are normalised with `F.normalize` (norm clamped at 1e-12) instead of an
       unguarded division, and `Z` is kept as a buffer without a host sync.
     - The memory is updated only in training mode. Under DDP each process keeps and updates
@@ -82,6 +95,7 @@ class CRDLoss(DistillTerm):
         nce_t: float = 0.07,
         momentum: float = 0.5,
         train_targets: Sequence[int] | torch.Tensor | None = None,
+        cap_k: bool = True,
     ):
         super().__init__()
         if num_samples < 2:
@@ -92,7 +106,10 @@ class CRDLoss(DistillTerm):
                 f"{nce_t}, {momentum}"
             )
         self.num_samples = num_samples
-        self.k = min(int(nce_k), num_samples - 1)
+        self.k = min(int(nce_k), num_samples - 1) if cap_k else int(nce_k)
+        # K draws from N < K samples repeat samples: scoring each distinct sample once,
+        # weighted by how often it was drawn, is the same loss at O(N) instead of O(K).
+        self.counted = self.k >= num_samples
         self.temperature = float(nce_t)
         self.momentum = float(momentum)
         self.embed_s = Embed(student_dim, feat_dim)
@@ -141,6 +158,7 @@ class CRDLoss(DistillTerm):
         nce_t: float = 0.07,
         momentum: float = 0.5,
         train_targets: Sequence[int] | torch.Tensor | None = None,
+        cap_k: bool = True,
     ) -> CRDLoss:
         return cls(
             student_shapes[-1][0],
@@ -151,6 +169,7 @@ class CRDLoss(DistillTerm):
             nce_t=nce_t,
             momentum=momentum,
             train_targets=train_targets,
+            cap_k=cap_k,
         )
 
     def sample_negatives(self, index: torch.Tensor) -> torch.Tensor:
@@ -189,20 +208,36 @@ class CRDLoss(DistillTerm):
         with float32_math(es.device):
             vs = self.embed_s(es)
             vt = self.embed_t(teacher.embedding.detach())
-            idx = torch.cat([index.unsqueeze(1), self.sample_negatives(index)], dim=1)
+            negatives = self.sample_negatives(index)
+            counts = None
             # Student embeddings are scored against the teacher memory and vice versa.
-            scores_s = torch.exp(_dots(self.memory_t[idx], vs) / self.temperature)
-            scores_t = torch.exp(_dots(self.memory_s[idx], vt) / self.temperature)
+            if self.counted:
+                counts = torch.zeros(len(index), self.num_samples, device=negatives.device)
+                counts.scatter_add_(1, negatives, torch.ones_like(negatives, dtype=counts.dtype))
+                scores_s = self._score_all(self.memory_t, vs, index)
+                scores_t = self._score_all(self.memory_s, vt, index)
+            else:
+                idx = torch.cat([index.unsqueeze(1), negatives], dim=1)
+                scores_s = torch.exp(_dots(self.memory_t[idx], vs) / self.temperature)
+                scores_t = torch.exp(_dots(self.memory_s[idx], vt) / self.temperature)
             with torch.no_grad():
-                first = torch.stack([scores_s.mean(), scores_t.mean()]) * self.num_samples
+                first = torch.stack([_mean_score(scores_s, counts, self.k),
+                                     _mean_score(scores_t, counts, self.k)]) * self.num_samples
                 self.z.copy_(torch.where(self.z < 0, first, self.z))
                 z = self.z.clone()
-            loss = nce_loss(scores_s / z[0], self.num_samples) + nce_loss(
-                scores_t / z[1], self.num_samples
+            loss = nce_loss(scores_s / z[0], self.num_samples, counts=counts, k=self.k) + nce_loss(
+                scores_t / z[1], self.num_samples, counts=counts, k=self.k
             )
             if self.training:
                 self._update_memory(index, vs.detach(), vt.detach())
             return loss
+
+    def _score_all(self, memory: torch.Tensor, v: torch.Tensor, index: torch.Tensor
+                   ) -> torch.Tensor:
+        """`(B, 1 + N)` scores: each sample's own slot, then every slot of the memory."""
+        # A copy: the memory is updated in place after this batch's scores are taken.
+        every = torch.exp(v @ memory.t().clone() / self.temperature)
+        return torch.cat([every.gather(1, index.unsqueeze(1)), every], dim=1)
 
     @torch.no_grad()
     def _update_memory(self, index: torch.Tensor, vs: torch.Tensor, vt: torch.Tensor) -> None:
@@ -217,6 +252,7 @@ class CRDOptions(Options):
     nce_k: PositiveInt = 16384
     nce_t: PositiveFloat = 0.07
     momentum: float = Field(0.5, ge=0.0, lt=1.0)
+    cap_k: StrictBool = True
 
 
 register(
