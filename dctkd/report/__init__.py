@@ -16,12 +16,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what a type checker and an editor see; nothing is imported at run time
-    from . import figures, grid, image_figures, study, tables
+    from . import budget, figures, grid, image_figures, study, tables
     from .notebook import Report
     from .profile import Profile, list_profiles, load_profile
 
 # name -> (module, attribute or None for the module itself)
 _LAZY = {
+    "budget": (".budget", None),
     "figures": (".figures", None),
     "grid": (".grid", None),
     "image_figures": (".image_figures", None),
@@ -36,6 +37,7 @@ _LAZY = {
 __all__ = [
     "Profile",
     "Report",
+    "budget",
     "figures",
     "grid",
     "image_figures",

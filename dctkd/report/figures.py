@@ -406,6 +406,29 @@ def loss_terms_plot(histories: Mapping[str, Sequence[pd.DataFrame]]) -> Figure:
     return fig
 
 
-__all__ = ["alpha_plot", "confusion_plot", "curves_plot", "design_plot", "k_study_plot",
-           "loss_terms_plot", "method_bars", "per_class_delta", "per_class_plot", "sensitivity_box",
-           "sensitivity_plot"]
+@styled
+def budget_plot(points: pd.DataFrame, teacher: float | None = None) -> Figure:
+    """Accuracy against budget: Top-1 per method at each multiple of the main budget (log-2
+    axis; mean ± std over the seeds run there); `points` is `budget.budget_points`."""
+    fig, ax = plt.subplots(figsize=(5.0, 3.4))
+    for label, part in points.groupby("label", sort=False):
+        s = _mean_std(part, ["factor"], "top1")
+        style = method_style(label)
+        ax.errorbar(s["factor"], s["mean"], yerr=s["std"].fillna(0), label=method_label(label),
+                    marker="o", markersize=3, capsize=2, linewidth=1.3, **style)
+    if teacher is not None:
+        ax.axhline(teacher, color="black", linestyle=":", linewidth=1, label="Teacher")
+    ax.set_xscale("log", base=2)
+    factors = sorted(points["factor"].unique())
+    epochs = points.drop_duplicates("factor").set_index("factor")["epochs"]
+    ax.set_xticks(factors, [f"{f:g}×\n{int(epochs[f])} ep" for f in factors])
+    ax.set_xlabel("budget (multiple of the main table's epochs)")
+    ax.set_ylabel(METRIC_LABELS["top1"])
+    ax.legend(fontsize="small", frameon=False, bbox_to_anchor=(1.02, 1), loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["alpha_plot", "budget_plot", "confusion_plot", "curves_plot", "design_plot",
+           "k_study_plot", "loss_terms_plot", "method_bars", "per_class_delta", "per_class_plot",
+           "sensitivity_box", "sensitivity_plot"]

@@ -7,143 +7,28 @@ same config, hence the same run id, so the run store trains it once and both rea
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
-from dctkd.config import MethodConfig, RunConfig, from_dict, to_dict
+from dctkd.config import RunConfig
 from dctkd.losses import TEACHER_LABEL as TEACHER
 from dctkd.losses import label as method_label
-from dctkd.losses import method as catalogue_entry
 
-from .profile import Profile, dataset_root
-
-
-def _merge(base: dict, layer: dict | None) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in (layer or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def role_config(
-    profile: Profile, dataset: str, role: str, model: str, seed: int,
-    variant: dict | None = None,
-) -> RunConfig:
-    """A run of `model` in `role` on `dataset`, without teacher or method.
-
-    Layers, later winning: RunConfig defaults, `base`, the dataset's `data`, the role, the
-    dataset's own role settings, then `variant` (`{options, roles}` of a k-study entry).
-    """
-    if role not in ("teacher", "student"):
-        raise ValueError(f"role must be 'teacher' or 'student', got {role!r}")
-    ds = profile.datasets[dataset]
-    variant = variant or {}
-    d = to_dict(RunConfig())
-    for layer in (
-        profile.spec.get("base"),
-        {"data": ds["data"]},
-        profile.spec.get("roles", {}).get(role),
-        ds.get("roles", {}).get(role),
-        {"data": {"options": variant.get("options", {})}},
-        variant.get("roles", {}).get(role),
-    ):
-        d = _merge(d, layer)
-    d.update(model=model, seed=seed)
-    d["data"]["root"] = dataset_root(profile, dataset)
-    return from_dict(RunConfig, d)
-
-
-def teacher_config(
-    profile: Profile, dataset: str, teacher: str, variant: dict | None = None
-) -> RunConfig:
-    return role_config(profile, dataset, "teacher", teacher,
-                       int(profile.spec.get("teacher_seed", 0)), variant)
-
-
-def student_config(
-    profile: Profile, dataset: str, pair: tuple[str, str], method: str, seed: int,
-    alpha: float | None = None, options: dict | None = None, variant: dict | None = None,
-) -> RunConfig:
-    """A student of `pair` trained with `method` (`"none"` = the baseline, no teacher)."""
-    method_label(method)
-    cfg = role_config(profile, dataset, "student", pair[1], seed, variant)
-    if method == "none":
-        return cfg
-    base = method.split("+")[0]
-    opts = {**profile.method_options(dataset, pair[1], base), **(options or {})}
-    m = MethodConfig(name=method, alpha=alpha, options=opts)
-    settings = profile.method_settings(method)
-    if settings:
-        cfg = from_dict(RunConfig, _merge(to_dict(cfg), settings))
-    return replace(cfg, teacher=teacher_config(profile, dataset, pair[0], variant), method=m)
-
-
-def default_alpha(name: str) -> float:
-    """The published alpha of method `name` (the catalogue's `Method.alpha`)."""
-    return float(catalogue_entry(name).alpha)
-
-
-@dataclass(frozen=True, eq=False)
-class Cell:
-    """One labelled run of a notebook: where it sits in a table or figure, and its config.
-
-    `teacher`/`student` name the pair the cell belongs to (a teacher's own cell carries its
-    pair too, for the column it heads); `param`/`value` the ablated quantity, if any.
-    """
-
-    family: str
-    dataset: str
-    teacher: str | None
-    student: str
-    label: str
-    seed: int
-    cfg: RunConfig
-    param: str | None = None
-    value: Any = None
-
-    @property
-    def run_id(self) -> str:
-        return self.cfg.run_id
-
-    @property
-    def pair(self) -> str:
-        return f"{self.teacher} → {self.student}" if self.teacher else self.student
-
-    def row(self) -> dict:
-        return {
-            "family": self.family, "dataset": self.dataset, "pair": self.pair,
-            "teacher": self.teacher, "student": self.student, "label": self.label,
-            "model": self.cfg.model, "pretrained": self.cfg.pretrained,
-            "method": "teacher" if self.label == TEACHER else self.cfg.method.name,
-            "seed": self.seed, "param": self.param, "value": self.value, "run_id": self.run_id,
-        }
-
-
-def _pair(profile: Profile, dataset: str, index: int) -> tuple[str, str]:
-    pairs = profile.pairs(dataset)
-    if not 0 <= index < len(pairs):
-        raise ValueError(f"pair index {index} is out of range for dataset {dataset!r}, "
-                         f"which has {len(pairs)} pair(s)")
-    return pairs[index]
-
-
-def _teacher_cell(profile: Profile, family: str, dataset: str, pair: tuple[str, str],
-                  variant: dict | None = None, param: str | None = None,
-                  value: Any = None) -> Cell:
-    cfg = teacher_config(profile, dataset, pair[0], variant)
-    return Cell(family, dataset, pair[0], pair[1], TEACHER, cfg.seed, cfg, param, value)
-
-
-def _student_cell(profile: Profile, family: str, dataset: str, pair: tuple[str, str],
-                  method: str, seed: int, param: str | None = None, value: Any = None,
-                  **kwargs) -> Cell:
-    cfg = student_config(profile, dataset, pair, method, seed, **kwargs)
-    return Cell(family, dataset, pair[0], pair[1], method_label(method), seed, cfg, param, value)
+from .cells import (  # noqa: F401 - re-exported: notebooks and tests build cells through grid
+    Cell,
+    _control_cells,
+    _merge,
+    _pair,
+    _rescaled,
+    _student_cell,
+    _teacher_cell,
+    default_alpha,
+    role_config,
+    stretched,
+    student_config,
+    teacher_config,
+)
+from .profile import Profile
 
 
 def teachers(profile: Profile) -> list[Cell]:
@@ -182,6 +67,8 @@ def main(profile: Profile) -> list[Cell]:
             out.append(_teacher_cell(profile, "main", ds, pair))
             out += [_student_cell(profile, "main", ds, pair, m, seed)
                     for m in profile.main_methods() for seed in profile.seeds]
+            out += [c for seed in profile.seeds for c in _control_cells(
+                profile, "main", ds, pair, seed, profile.family("main").get("controls"))]
     return out
 
 
@@ -243,6 +130,52 @@ def curves(profile: Profile) -> list[Cell]:
     out = [_teacher_cell(profile, "curves", ds, pair)]
     out += [_student_cell(profile, "curves", ds, pair, m, seed)
             for m in profile.main_methods() for seed in f.get("seeds", profile.seeds)]
+    return out
+
+
+def budget(profile: Profile) -> list[Cell]:
+    """Convergence shown by budget: every row of the main table, the teacher included,
+    re-trained with `check` × its epochs (schedule stretched); the `methods` also at each of
+    `factors`, for accuracy against budget. Factor 1 is the main table's own run.
+
+    See `docs/protocol.md#convergence`.
+    """
+    f = profile.family("budget")
+    ds, pair = f["dataset"], _pair(profile, f["dataset"], f.get("pair", 0))
+    check = float(f.get("check", 2.0))
+    seeds = f.get("seeds", profile.seeds)
+    curve_labels = {method_label(m) for m in f.get("methods", [])}
+    out, seen = [], set()
+    for cell in main(profile):
+        if (cell.dataset, cell.teacher, cell.student) != (ds, *pair) or (
+                cell.label != TEACHER and cell.seed not in seeds):
+            continue
+        factors = {1.0, check}
+        if cell.label in curve_labels:
+            factors |= {float(x) for x in f.get("factors", [])}
+        for factor in sorted(factors):
+            if (cell.label, cell.seed, factor) not in seen:
+                seen.add((cell.label, cell.seed, factor))
+                out.append(_rescaled(cell, "budget", factor))
+    return out
+
+
+def regime(profile: Profile) -> list[Cell]:
+    """The headline methods in a second regime (`student`: run fields every student takes,
+    e.g. more training images), each row also re-trained at `check` × its budget for
+    seed `seeds[0]`: does the ordering of the main table hang on the regime?"""
+    f = profile.family("regime")
+    ds, pair = f["dataset"], _pair(profile, f["dataset"], f.get("pair", 0))
+    seeds = f.get("seeds", profile.seeds)
+    check = float(f.get("check", 2.0))
+    out = [_teacher_cell(profile, "regime", ds, pair)]
+    for seed in seeds:
+        for m in f["methods"]:
+            cell = _student_cell(profile, "regime", ds, pair, m, seed, "budget", 1.0,
+                                 settings=f.get("student"))
+            out.append(cell)
+            if seed == seeds[0]:
+                out.append(_rescaled(cell, "regime", check))
     return out
 
 
@@ -331,7 +264,19 @@ FAMILIES: dict[str, Callable[[Profile], list[Cell]]] = {
     "per_class": per_class,
     "attention": attention,
     "kstudy": kstudy,
+    "budget": budget,
+    "regime": regime,
 }
+
+
+# Families a profile need not list: they read another family's settings.
+_DERIVED = {"baselines": "main", "teachers": "main"}
+
+
+def defined_families(profile: Profile) -> set[str]:
+    """The families `profile` can build: those it sets, and those derived from them."""
+    have = set(profile.spec.get("families", {}))
+    return have | {name for name, base in _DERIVED.items() if base in have}
 
 
 def grid(profile: Profile, families: Iterable[str]) -> list[Cell]:

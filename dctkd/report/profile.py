@@ -126,9 +126,7 @@ def load_profile(
     if not path.is_file():
         raise ValueError(f"unknown profile {name!r}; expected one of {list_profiles()} "
                          "or the path of a profile YAML file")
-    spec = parse_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{path}: expected a mapping of profile keys, got {spec!r}")
+    spec = _read_spec(path)
     pairs = list(overrides.items()) if isinstance(overrides, dict) else [
         _split_override(item) for item in (overrides or [])
     ]
@@ -141,6 +139,32 @@ def load_profile(
 
         data = str(data_home())
     return Profile(path.stem, spec, str(Path(data).expanduser()))
+
+
+def _read_spec(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """A profile file's keys, laid over those of the profile it `extends` (mappings merged
+    key by key, anything else replaced), so a larger profile states only what it adds."""
+    spec = parse_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{path}: expected a mapping of profile keys, got {spec!r}")
+    parent = spec.pop("extends", None)
+    if parent is None:
+        return spec
+    base = PROFILE_DIR / f"{parent}.yaml"
+    if not base.is_file() or base in (*seen, path):
+        raise ConfigError(f"{path}: extends: expected one of {list_profiles()} (and no loop), "
+                          f"got {parent!r}")
+    return _overlay(_read_spec(base, (*seen, path)), spec)
+
+
+def _overlay(base: dict, layer: dict) -> dict:
+    out = dict(base)
+    for key, value in layer.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _overlay(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _split_override(item: str) -> tuple[str, Any]:
@@ -167,6 +191,16 @@ class _Family(BaseModel):
     pair: NonNegativeInt = 0
     seeds: list[NonNegativeInt] | None = None
     seed: NonNegativeInt | None = None
+
+
+class _Control(BaseModel):
+    """A row beside a family's methods: a method under settings of its own."""
+
+    model_config = _FIELDS
+    method: str
+    alpha: float | None = None
+    options: dict | None = None
+    settings: dict | None = None
 
 
 class _Datasets(_Family):
@@ -196,6 +230,22 @@ class _Curves(_Family):
     max_epoch: PositiveInt | None = None
 
 
+class _Main(_Datasets):
+    controls: dict[str, _Control] | None = None
+
+
+class _Budget(_Family):
+    check: float = 2.0
+    factors: list[float] = []
+    methods: list[str] = []
+
+
+class _Regime(_Methods):
+    title: str
+    check: float = 2.0
+    student: dict
+
+
 class _KBudget(BaseModel):
     """The k-study's convergence check: the runs of `seeds` re-trained at `factor` x epochs."""
 
@@ -213,9 +263,10 @@ class _KStudy(_Methods):
 # The keys each experiment family of `dctkd.report.grid` reads (one entry per family there);
 # a misspelled one stops here.
 FAMILY_SETTINGS: dict[str, type[BaseModel]] = {
-    "teachers": _Datasets, "main": _Datasets, "baselines": _Datasets, "method": _Methods,
+    "teachers": _Datasets, "main": _Main, "baselines": _Datasets, "method": _Methods,
     "per_class": _Methods, "attention": _Methods, "alpha": _Alpha, "design": _Design,
     "baseline_alpha": _BaselineAlpha, "curves": _Curves, "kstudy": _KStudy,
+    "budget": _Budget, "regime": _Regime,
 }
 # The typed top-level keys (the rest are free-form sections, checked by `_validate`).
 _TOP_TYPES: dict[str, Any] = {

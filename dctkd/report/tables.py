@@ -59,6 +59,7 @@ def collect(cells: Iterable[Cell], runs: Mapping) -> pd.DataFrame:
         row["train_seconds"] = final.get("train_seconds")
         row["diverged_epoch"] = final.get("diverged_epoch")
         row["num_train"] = final.get("num_train")
+        row["epochs"] = cell.cfg.optim.epochs
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -118,6 +119,57 @@ def crd_note(df: pd.DataFrame, nce_k: int | None = None) -> str:
     ks = ", ".join(f"{k:,}" for k in capped)
     return (f" CRD drew K = N − 1 = {ks} negatives per sample instead of {nce_k:,}: the "
             "training split holds fewer samples (docs/deviations.md#crd-k-cap).")
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+# What a student's row names anyway (its method, seed, teacher) or never changes its result.
+_NOT_A_SETTING = ("method.name", "seed", "teacher", "data.holdout_seed", "optim.eval_batch_size")
+
+
+def settings_note(cells: Iterable[Cell], reference: str = BASELINE) -> str:
+    """A caption sentence naming, per row, every run setting in which its runs differ from
+    the `reference` row's (the student alone) — LR, batch, epochs, a weight, an option —
+    so that no comparison hides a setting of its own. `""` when no row differs."""
+    from dctkd.config import identity
+
+    cells = [c for c in cells if c.label != TEACHER]
+    ref = next((c for c in cells if c.label == reference), None)
+    if ref is None:
+        return ""
+    base = _flat(identity(ref.cfg))
+    found: dict[str, list[str]] = {}
+    for cell in cells:
+        if cell.label == reference and cell.cfg.optim == ref.cfg.optim:
+            continue
+        mine = _flat(identity(cell.cfg))
+        diffs = [f"{k} {_text(mine.get(k))}" + (f" (vs {_text(base[k])})" if base.get(k)
+                                                 is not None else "") for k in sorted(
+            set(mine) | set(base)) if not k.startswith(_NOT_A_SETTING)
+            and mine.get(k) != base.get(k) and mine.get(k) not in (None, {}, [])]
+        if diffs:
+            found.setdefault("; ".join(diffs), []).append(cell.label)
+    if not found:
+        return ""
+    parts = [f"{', '.join(dict.fromkeys(labels))}: {d}" for d, labels in found.items()]
+    who = "student alone" if reference == BASELINE else reference
+    return f" Settings that differ from the {who}'s: " + " · ".join(parts) + "."
+
+
+def _text(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_text(v) for v in value) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def seed_note(df: pd.DataFrame) -> str:
