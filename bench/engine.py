@@ -3,12 +3,16 @@
 The bare loop has the same model, training subset, batch, schedule, precision and memory
 layout, and evaluates the val split every epoch and the test split at the end, as the
 engine does; what it leaves out is everything the engine adds around the math (run folder,
-checkpoints every epoch, metrics, predictions, provenance, the objective's bookkeeping). Each
-case runs whole, round-robin, in one process; the table gives medians and ratios to the bare
-plain loop. Distillation uses the teacher-output cache when the profile's inputs allow it,
-in both the engine and the bare loop (which looks the teacher's outputs up the same way).
+checkpoints every epoch, metrics, predictions, TensorBoard events, provenance, the objective's
+bookkeeping). Each case runs whole, round-robin, as a fresh process, as a user meets it: the
+engine as `dctkd train --config run.yaml`, the bare loop as this script on the same YAML, so
+the engine's start-up (its imports, its checks) counts; `--in-process` times the loops alone.
+The table gives medians and ratios to the bare plain loop. Distillation uses the
+teacher-output cache when the profile's inputs allow it, in both the engine and the bare loop
+(which reads the teacher's outputs from the same file and looks them up the same way).
 
-Usage: `python bench/engine.py [--profile quick] [--method dct] [--repeats 3] [--epochs N]`.
+Usage: `python bench/engine.py [--profile quick] [--method dct] [--repeats 3] [--epochs N]
+[--in-process]`.
 The teacher is trained for one epoch only: its cost is not what is measured, and a student's
 step costs the same whatever its teacher learnt.
 """
@@ -22,6 +26,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede the first to
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import replace  # noqa: E402
@@ -31,6 +37,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
+from dctkd.config import dump_yaml, load_yaml  # noqa: E402
 from dctkd.data import build_dataset  # noqa: E402
 from dctkd.engine import dataset_of, runs  # noqa: E402
 from dctkd.engine import teacher_cache as tc  # noqa: E402
@@ -38,12 +45,15 @@ from dctkd.engine.runtime import amp_dtype, seed_all  # noqa: E402
 from dctkd.engine.train import Indexed  # noqa: E402
 from dctkd.losses import build_term, resolve  # noqa: E402
 from dctkd.models import build_model, tap_shapes  # noqa: E402
-from dctkd.report import grid  # noqa: E402
-from dctkd.report.profile import load_profile  # noqa: E402
 
 
 def configs(profile: str, method: str, epochs: int | None):
     """The profile's seed-0 student alone and with `method`, its teacher cut to one epoch."""
+    # Imported here: a bare run's process needs none of the report stack (it would be
+    # start-up the bare loop pays and the engine's `dctkd train` does not).
+    from dctkd.report import grid
+    from dctkd.report.profile import load_profile
+
     overrides = ["roles.teacher.optim.epochs=1"]
     if epochs:
         overrides.append(f"roles.student.optim.epochs={epochs}")
@@ -129,6 +139,49 @@ def _accuracy(model, data, batch_size: int, autocast) -> float:
     return hits / len(data)
 
 
+def cached_outputs(cfg, store: Path):
+    """The teacher outputs the engine cached for `cfg`, read as the engine reads them."""
+    device, train = torch.device("cpu"), dataset_of(cfg, "train")
+    amp = amp_dtype(cfg.runtime.amp, device)
+    key = tc.cache_key(cfg, amp, cfg.runtime.channels_last, device, len(train))
+    path = tc.cache_path(runs.run_path(cfg.teacher, store), key)
+    return tc.load_or_build(path, key, lambda: (_ for _ in ()).throw(
+        FileNotFoundError(f"no cached teacher outputs at {path}")))
+
+
+def process_cases(args, plain, distil, store: Path, cached: bool) -> dict:
+    """Each case as a fresh process: `dctkd train` and this script's `--bare` mode."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    files = {}
+    for name, cfg in (("plain", plain), ("distil", distil)):
+        files[name] = store / f"{name}.yaml"
+        files[name].write_text(dump_yaml(cfg))
+
+    def engine(name, cfg):
+        def run():
+            path = runs.run_path(cfg, store)
+            if path.exists():
+                import shutil
+
+                shutil.rmtree(path)
+            subprocess.run([sys.executable, "-m", "dctkd.cli", "train", "--config",
+                            str(files[name]), "--store", str(store)], env=env, check=True,
+                           capture_output=True)
+        return run
+
+    def bare(name):
+        return lambda: subprocess.run([sys.executable, __file__, "--bare", str(files[name]),
+                                       "--store", str(store)], env=env, check=True)
+
+    cases = {"bare loop, student alone": bare("plain"),
+             "engine, student alone": engine("plain", plain)}
+    if cached:
+        cases[f"bare loop, {args.method} (cached teacher)"] = bare("distil")
+    cases[f"engine, {args.method} ({'cached' if cached else 'online'} teacher)"] = engine(
+        "distil", distil)
+    return cases
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--profile", default="quick")
@@ -137,8 +190,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("--epochs", type=int, default=None,
                    help="student epochs (default: the profile's)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--in-process", action="store_true",
+                   help="time the loops in this process, without start-up")
+    p.add_argument("--bare", type=Path, help=argparse.SUPPRESS)  # one bare run, as a process
+    p.add_argument("--store", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.bare:
+        cfg = load_yaml(args.bare)
+        cached = cfg.teacher is not None and tc.applies(cfg)
+        bare_run(cfg, cached_outputs(cfg, args.store) if cached else None)
+        return {}
     plain, distil = configs(args.profile, args.method, args.epochs)
     with tempfile.TemporaryDirectory(prefix="dctkd-bench-") as tmp:
         return _measure(args, plain, distil, Path(tmp))
@@ -164,6 +226,8 @@ def _measure(args, plain, distil, store: Path) -> dict[str, float]:
     if not cached:
         del cases[next(k for k in cases if k.startswith("bare loop, " + args.method))]
     engine_run(distil, store)  # builds the teacher-output cache once, outside the timings
+    if not args.in_process:
+        cases = process_cases(args, plain, distil, store, cached)
     times: dict[str, list[float]] = {k: [] for k in cases}
     for _ in range(args.repeats):
         for name, case in cases.items():
@@ -173,7 +237,8 @@ def _measure(args, plain, distil, store: Path) -> dict[str, float]:
     base = statistics.median(times["bare loop, student alone"])
     print(f"{args.profile} profile, {plain.model} student, {plain.optim.epochs} epochs on "
           f"{len(dataset_of(plain, 'train'))} images, batch {plain.optim.batch_size}, "
-          f"amp {plain.runtime.amp}, {args.threads} thread(s), median of {args.repeats}")
+          f"amp {plain.runtime.amp}, {args.threads} thread(s), median of {args.repeats}, "
+          f"{'in one process' if args.in_process else 'whole processes'}")
     # Two ratios: to the bare plain loop (what distillation costs in all), and to the bare
     # loop doing the same method (what the engine adds around that math).
     print(f"{'case':<42} {'seconds':>8} {'x bare plain':>13} {'x bare same':>12}")
