@@ -24,7 +24,7 @@
 # figure script is overlaid.
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | paper, or the path of a profile YAML
+profile = "full"  # smoke | quick | full | paper, or the path of a profile YAML
 results = None  # output folder (None: results/<profile> in the project)
 data = None  # folder with one sub-folder per real dataset (None: $DCTKD_DATA)
 overrides = []  # profile overrides, as given to `dctkd figures --set`
@@ -85,16 +85,27 @@ print(
 # %%
 settings = claims.relabel(df, "alpha", "alpha {value}")
 names = [f"alpha {a:g}" for a in sorted(tables.alpha_frame(df)["alpha"].unique())]
-found = claims.claims_table(
+found = claims.metric_claims(
     settings,
-    [(n, "alpha 1") for n in names if n != "alpha 1"] + [(n, "Baseline") for n in names],
+    ["top1"],
+    comparisons=[(n, "alpha 1") for n in names if n != "alpha 1"]
+    + [(n, "Baseline") for n in names],
+    label="label",
+    names={"top1": "Top-1 (%)"},
+    digits=2,
 )
 R.table(
     found,
     "alpha_ablation_claims",
     f"{P.title(f['dataset'])}: each DCT weight against alpha = 1 and against the student "
-    "alone, Top-1 differences (points) paired by seed with 95 % intervals."
-    + tables.diverged_note(df),
+    "alone, Top-1 differences (points) paired by seed with 95 % intervals; verdict of the "
+    "claim 'A is better than B'." + tables.diverged_note(df),
 )
 print("\n".join(claims.sentences(found)))
+above = found[found["comparison"].str.endswith("− Baseline")]["verdict"]
+print(
+    "The paper's claim that the DCT term is robust to its weight (every alpha tried beats the "
+    f"student alone): {'supported' if (above == 'supported').all() else 'not shown'} "
+    f"({(above == 'supported').sum()} of {len(above)} alphas supported)."
+)
 found

@@ -25,7 +25,7 @@
 # samples the teacher classifies correctly) and **which levels** are distilled.
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | paper, or the path of a profile YAML
+profile = "full"  # smoke | quick | full | paper, or the path of a profile YAML
 results = None  # output folder (None: results/<profile> in the project)
 data = None  # folder with one sub-folder per real dataset (None: $DCTKD_DATA)
 overrides = []  # profile overrides, as given to `dctkd figures --set`

@@ -24,12 +24,13 @@ from dctkd.report.profile import load_profile
 
 NOTEBOOKS = figures.list_notebooks()
 NAMES = [p.stem for p in NOTEBOOKS]
-RESULT_NOTEBOOKS = [n for n in NAMES if n < "09"]  # 09-13: tests/test_attention_study.py
+# 09-13: tests/test_attention_study.py
+RESULT_NOTEBOOKS = [n for n in NAMES if n < "09" or n == "14_regime"]
 
 
 def test_notebooks_exist():
     assert {"01_method", "03_main_results", "04_ablation_alpha", "08_per_class"} <= set(NAMES)
-    assert len(RESULT_NOTEBOOKS) == 8
+    assert len(RESULT_NOTEBOOKS) == 9
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
@@ -45,8 +46,11 @@ def test_source_and_notebook_are_a_clean_pair(path):
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, path.name
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1 and 'profile = "quick"' in tagged[0].source
     meta = nb.metadata["dctkd"]
+    # The default profile, or the smallest one that defines the notebook's experiments.
+    default = next(name for name in ("quick", "full", "kstudy") if set(
+        meta.get("families", [])) <= E.defined_families(load_profile(name)))
+    assert len(tagged) == 1 and f'profile = "{default}"' in tagged[0].source
     assert meta.get("outputs") and meta.get("title")
     assert set(meta.get("families", [])) <= set(E.FAMILIES)
 
@@ -163,6 +167,40 @@ def _check_curves(out, prof):
         assert table.loc[label, "best val Top-1"] == tables.mean_std(values), label
 
 
+def _check_budget(out, prof):
+    """Notebook 07's budget test: each row's Top-1 at 1x and 2x is its runs' final.json, and the
+    verdict follows the 2-point rule; the main table marks the same verdict beside the row."""
+    table = _table(out, "budget_test").set_index("method")
+    cells = E.budget(prof)
+    assert {c.label for c in cells} == {c.label for c in E.main(prof)}
+    for label in table.index:
+        at = {f: _top1(out, [c for c in cells if c.label == label and c.value == f])[label]
+              for f in (1.0, 2.0)}
+        assert float(table.loc[label, "Top-1 at 1×"]) == round(np.mean(at[1.0]), 2)
+        assert float(table.loc[label, "Top-1 at 2×"]) == round(np.mean(at[2.0]), 2)
+        gain = np.mean(at[2.0]) - np.mean(at[1.0])
+        assert table.loc[label, "verdict"] == ("converged" if gain <= 2.0 else "not converged")
+    main = _table(out, "main_scenes").set_index("method")
+    for label in table.index.drop("Teacher", errors="ignore"):
+        assert main.loc[label, "budget test (2× epochs)"].startswith(
+            "converged" if table.loc[label, "verdict"] == "converged" else "NOT converged")
+
+
+def _check_curves_and_budget(out, prof):
+    _check_curves(out, prof)
+    _check_budget(out, prof)
+
+
+def _check_regime(out, prof):
+    table = _table(out, "regime").set_index("method")
+    f = prof.family("regime")
+    cells = [c for c in E.regime(prof) if c.value == 1.0]
+    for label, values in _top1(out, cells).items():
+        assert table.loc[label, f["title"]] == tables.mean_std(values), label
+    for label, values in _top1(out, [c for c in E.main(prof) if c.label in table.index]).items():
+        assert table.loc[label, "main table"] == tables.mean_std(values), label
+
+
 def _check_per_class(out, prof):
     table = _table(out, "per_class")
     rows = table[table["class"] != ""]
@@ -178,8 +216,9 @@ CHECKS = {
     "04_ablation_alpha": _check_alpha,
     "05_ablation_design": _check_design,
     "06_baseline_alpha": _check_baseline_alpha,
-    "07_val_curves": _check_curves,
+    "07_val_curves": _check_curves_and_budget,
     "08_per_class": _check_per_class,
+    "14_regime": _check_regime,
 }
 
 

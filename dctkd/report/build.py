@@ -29,10 +29,17 @@ from dctkd.errors import ConfigError, Failure, RunFailed, RunsFailed, one_line
 from dctkd.files import write_text
 
 from .arguments import figures_arguments
-from .grid import defined_families, grid, unique_configs
+from .grid import grid, unique_configs
 from .index import pid_alive, set_status, write_index
 from .launchers import SlurmLaunch, cli_options, slurm_launch, train_on_slurm
-from .notebook import default_results, manifest_path, project_root
+from .notebook import default_results, manifest_path
+from .notebooks import (  # noqa: F401 - re-exported: `dctkd figures` and the tests use them
+    for_profile,
+    list_notebooks,
+    notebook_dir,
+    notebook_meta,
+    select_notebooks,
+)
 from .profile import check_data, load_profile
 
 KERNEL = "python3"
@@ -41,72 +48,6 @@ PARTIAL = ".{stem}.{pid}.tmp.ipynb"
 
 class NotebookError(RunFailed):
     """A notebook failed: which one, in which cell, with which error."""
-
-
-def notebook_dir() -> Path:
-    return project_root() / "notebooks"
-
-
-def list_notebooks(folder: str | os.PathLike | None = None) -> list[Path]:
-    folder = Path(folder) if folder else notebook_dir()
-    if not folder.is_dir():
-        raise FileNotFoundError(f"no notebooks folder at {folder}; expected the project's "
-                                "notebooks/ (pass --notebooks DIR)")
-    return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
-
-
-def select_notebooks(names: Iterable[str] | None, folder: str | os.PathLike | None = None
-                     ) -> list[Path]:
-    """The notebooks named (by stem, or an unambiguous prefix such as `04`), or all of them."""
-    available = list_notebooks(folder)
-    if not names:
-        return available
-    chosen = []
-    for name in names:
-        stem = Path(name).stem
-        hits = [p for p in available if p.stem == stem] or [
-            p for p in available if p.stem.startswith(stem)]
-        if len(hits) != 1:
-            raise ValueError(f"notebook {name!r} matches {len(hits)} notebooks; expected one of "
-                             f"{[p.stem for p in available]}")
-        chosen += [p for p in hits if p not in chosen]
-    return chosen
-
-
-def for_profile(profile, nbs: Sequence[Path], named: bool = False,
-                log: Callable[[str], None] = print) -> list[Path]:
-    """The notebooks whose experiment families `profile` defines. The others are left out,
-    named in one line with the profiles that hold them; a notebook asked for by name
-    (`named`) that the profile leaves out stops the build instead."""
-    from .profile import list_profiles, load_profile
-
-    have = defined_families(profile)
-    keep, left = [], []
-    for nb in nbs:
-        need = set(notebook_meta(nb).get("families", []))
-        (keep if need <= have else left).append((nb, need))
-    if not left:
-        return [nb for nb, _ in keep]
-    where = {}
-    for name in list_profiles():
-        fams = defined_families(load_profile(name))
-        for nb, need in left:
-            if need <= fams:
-                where.setdefault(nb.stem, []).append(name)
-    text = "; ".join(f"{nb.stem} (profile {', '.join(where.get(nb.stem, [])) or 'none'})"
-                     for nb, _ in left)
-    if named:
-        raise ValueError(f"profile {profile.name!r} does not define the experiments of: "
-                         f"{text}; pass --profile with one of those")
-    log(f"[figures] not in profile {profile.name}: {text}")
-    return [nb for nb, _ in keep]
-
-
-def notebook_meta(path: Path) -> dict:
-    """The notebook's `dctkd` metadata: `families` it needs, `title`, expected `outputs`."""
-    # Plain JSON: nbformat's schema validation costs most of a second per notebook.
-    with open(path, encoding="utf-8") as fh:
-        return dict(json.load(fh).get("metadata", {}).get("dctkd", {}))
 
 
 def _done(store: Path, cfg) -> bool:
@@ -152,12 +93,27 @@ def pretrain(profile, notebooks: Sequence[Path], store: Path, workers: int | Non
         return train_on_slurm(missing, store, slurm, profile.name, log)
     start = time.monotonic()
     try:
-        ensure_all(missing, store, workers=workers)
+        ensure_all(longest_first(missing), store, workers=workers)
     except RunsFailed as err:
         log(f"[figures] {len(err.failures)} of {len(missing)} runs did not finish")
         return err.failures
     log(f"[figures] trained {len(missing)} runs in {time.monotonic() - start:.0f} s")
     return []
+
+
+def longest_first(cfgs: Sequence) -> list:
+    """`cfgs`, the costliest first (images seen x forward FLOPs), so that both workers stay
+    busy to the end instead of one finishing a long run alone; a student still starts only
+    once its teacher is done (`ensure_all`)."""
+    from .plan import _network, flops, split_sizes
+
+    def cost(cfg) -> float:
+        train, val = split_sizes(cfg)
+        size, classes = _network(cfg)
+        extra = 1.0 if cfg.method.name == "none" else 1.3
+        return cfg.optim.epochs * (train * extra + val / 3) * flops(cfg.model, size, classes)
+
+    return sorted(cfgs, key=cost, reverse=True)
 
 
 def notebook_runs(profile, nb: Path) -> list:
