@@ -60,7 +60,7 @@ def test_config_text_and_test_metrics_as_hparams(finished):
     start = plugin_data_pb2.HParamsPluginData.FromString(raw).session_start_info
     assert start.hparams["method"].string_value == "none"
     assert start.hparams["seed"].number_value == 3
-    assert start.hparams["run_id"].string_value == cfg.run_id
+    assert start.hparams["model"].string_value == cfg.model
 
 
 def test_a_resumed_run_has_each_epoch_once(tmp_path, monkeypatch):
