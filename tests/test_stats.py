@@ -46,10 +46,3 @@ def test_trend_matches_least_squares_and_widens_with_noise():
     assert got["slope"] == pytest.approx(np.polyfit(x, y, 1)[0])
     assert got["ci_low"] < got["slope"] < got["ci_high"] and got["points"] == 8
     assert np.isnan(stats.trend([1, 2], [3, 4])["slope"])
-
-
-def test_plateau_reads_the_last_fifth_of_the_epochs():
-    hist = pd.DataFrame({"epoch": range(1, 11),
-                         "val_top1": [10, 30, 50, 60, 65, 68, 70, 71, 70.5, 71.5]})
-    got = stats.plateau(hist)
-    assert got == {"change": 1.0, "range": 1.0, "best_epoch": 10.0, "epochs": 10}

@@ -103,25 +103,4 @@ def clustered(values: Sequence[float], clusters: Sequence, level: float = LEVEL
     return mean, low, high, len(means)
 
 
-def plateau(history: pd.DataFrame, column: str = "val_top1", share: float = 0.2
-            ) -> dict[str, float]:
-    """Has a run stopped learning? The change of `column` over the last `share` of its epochs.
-
-    `change` is the value at the last epoch minus the value at the start of the last fifth
-    (by default); `range` the spread within that stretch; `best_epoch` where the maximum sits
-    and `epochs` how many there were.
-    """
-    h = history.dropna(subset=[column]).sort_values("epoch")
-    if h.empty:
-        return {"change": float("nan"), "range": float("nan"), "best_epoch": float("nan"),
-                "epochs": 0}
-    tail = h.iloc[-max(2, int(np.ceil(share * len(h)))):]
-    return {
-        "change": float(tail[column].iloc[-1] - tail[column].iloc[0]),
-        "range": float(tail[column].max() - tail[column].min()),
-        "best_epoch": float(h.loc[h[column].idxmax(), "epoch"]),
-        "epochs": int(h["epoch"].max()),
-    }
-
-
-__all__ = ["LEVEL", "clustered", "compare", "interval", "paired", "plateau", "trend"]
+__all__ = ["LEVEL", "clustered", "compare", "interval", "paired", "trend"]

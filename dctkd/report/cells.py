@@ -20,11 +20,11 @@ from dctkd.losses import method as catalogue_entry
 from .profile import Profile, dataset_root
 
 
-def _merge(base: dict, layer: dict | None) -> dict:
+def merge_layers(base: dict, layer: dict | None) -> dict:
     out = copy.deepcopy(base)
     for key, value in (layer or {}).items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = merge_layers(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
@@ -52,7 +52,7 @@ def role_config(
         {"data": {"options": variant.get("options", {})}},
         variant.get("roles", {}).get(role),
     ):
-        d = _merge(d, layer)
+        d = merge_layers(d, layer)
     d.update(model=model, seed=seed)
     d["data"]["root"] = dataset_root(profile, dataset)
     return from_dict(RunConfig, d)
@@ -85,7 +85,7 @@ def student_config(
         cfg = replace(cfg, data=replace(cfg.data, holdout_seed=teacher.seed))
     layers = [profile.method_settings(method) if method != "none" else {}, settings or {}]
     if any(layers):
-        cfg = from_dict(RunConfig, _merge(_merge(to_dict(cfg), layers[0]), layers[1]))
+        cfg = from_dict(RunConfig, merge_layers(merge_layers(to_dict(cfg), layers[0]), layers[1]))
     if method == "none":
         return cfg
     base = method.split("+")[0]
@@ -151,7 +151,7 @@ class Cell:
         }
 
 
-def _pair(profile: Profile, dataset: str, index: int) -> tuple[str, str]:
+def pair_of(profile: Profile, dataset: str, index: int) -> tuple[str, str]:
     pairs = profile.pairs(dataset)
     if not 0 <= index < len(pairs):
         raise ValueError(f"pair index {index} is out of range for dataset {dataset!r}, "
@@ -159,14 +159,14 @@ def _pair(profile: Profile, dataset: str, index: int) -> tuple[str, str]:
     return pairs[index]
 
 
-def _teacher_cell(profile: Profile, family: str, dataset: str, pair: tuple[str, str],
+def teacher_cell(profile: Profile, family: str, dataset: str, pair: tuple[str, str],
                   variant: dict | None = None, param: str | None = None,
                   value: Any = None) -> Cell:
     cfg = teacher_config(profile, dataset, pair[0], variant)
     return Cell(family, dataset, pair[0], pair[1], TEACHER, cfg.seed, cfg, param, value)
 
 
-def _student_cell(profile: Profile, family: str, dataset: str, pair: tuple[str, str],
+def student_cell(profile: Profile, family: str, dataset: str, pair: tuple[str, str],
                   method: str, seed: int, param: str | None = None, value: Any = None,
                   label: str | None = None, **kwargs) -> Cell:
     cfg = student_config(profile, dataset, pair, method, seed, **kwargs)
@@ -174,18 +174,18 @@ def _student_cell(profile: Profile, family: str, dataset: str, pair: tuple[str, 
                 param, value)
 
 
-def _control_cells(profile: Profile, family: str, dataset: str, pair: tuple[str, str],
+def control_cells(profile: Profile, family: str, dataset: str, pair: tuple[str, str],
                    seed: int, controls: dict | None) -> list[Cell]:
     """The rows a family adds beside its methods, each a method under settings of its own:
     `{label: {method, alpha, options, settings}}` (e.g. KD at the + KD rows' weight, CRD with
     the original's uncapped K, the student alone at SemCKD's LR)."""
-    return [_student_cell(profile, family, dataset, pair, spec["method"], seed, label=label,
+    return [student_cell(profile, family, dataset, pair, spec["method"], seed, label=label,
                           alpha=spec.get("alpha"), options=spec.get("options"),
                           settings=spec.get("settings"))
             for label, spec in (controls or {}).items()]
 
 
-def _rescaled(cell: Cell, family: str, factor: float) -> Cell:
+def rescaled(cell: Cell, family: str, factor: float) -> Cell:
     """`cell` trained with `factor` × its budget (`stretched`), labelled by the factor."""
     return replace(cell, family=family, cfg=stretched(cell.cfg, factor), param="budget",
                    value=float(factor))

@@ -1,5 +1,6 @@
 """What the numbers say, and how sure they are: the paper's claims as paired differences over
-seeds with 95 % intervals, and the evidence that every run reached its plateau.
+seeds with 95 % intervals and the verdict each allows (docs/protocol.md#convergence holds
+the evidence that the runs compared reached their plateau).
 
 Each function takes the frames of `report.tables` (a row per run: `label`, `seed`, metrics)
 or labelled cells and their runs, and returns a table a notebook shows and saves.
@@ -16,8 +17,6 @@ from dctkd.analysis import kstudy, stats
 from dctkd.losses import TEACHER_LABEL
 from dctkd.losses import label as method_label
 from dctkd.losses.catalogue import name_of as method_name
-
-from .grid import Cell
 
 CLAIMS = (("DCT", "AT"), ("DCT", "Baseline"), ("DCT + KD", "KD"))
 """The paper's comparisons of the main table: DCT against AT and against the student alone,
@@ -162,36 +161,6 @@ def _trend_verdict(got) -> str:
     return "unresolved"
 
 
-def plateau_table(cells: Sequence[Cell], runs: Mapping, column: str = "val_top1",
-                  share: float = 0.2) -> pd.DataFrame:
-    """A row per label: did its runs stop learning before their last epoch?
-
-    The seed-mean curve of `column` over the last `share` of the epochs moves by `change`
-    (last minus first of that stretch) and spans `range`; `best epoch` is the mean over seeds
-    of the epoch with the best value, and `best at last epoch` how many seeds peaked there.
-    """
-    curves: dict[str, list[pd.DataFrame]] = {}
-    for cell in cells:
-        hist = runs[cell.run_id].history()
-        if column in hist.columns and hist[column].notna().any():
-            curves.setdefault(cell.label, []).append(hist[["epoch", column]].dropna())
-    rows = []
-    for label, frames in curves.items():
-        mean = pd.concat(frames).groupby("epoch", as_index=False)[column].mean()
-        got = stats.plateau(mean, column, share)
-        per_seed = [stats.plateau(f, column, share) for f in frames]
-        rows.append({
-            "method": label,
-            "seeds": len(frames),
-            "epochs": got["epochs"],
-            f"change over last {share:.0%}": round(got["change"], 2),
-            f"range over last {share:.0%}": round(got["range"], 2),
-            "best epoch": round(float(np.mean([p["best_epoch"] for p in per_seed])), 1),
-            "best at last epoch": sum(p["best_epoch"] == p["epochs"] for p in per_seed),
-        })
-    return pd.DataFrame(rows)
-
-
 DIRECTIONS: dict[str, bool] = {
     "ssim": True, "pearson": True, "iou": True, "mass_on_objects": True, "silhouette": True,
     "top1": True,
@@ -314,6 +283,6 @@ def _is_method(text: str) -> bool:
 
 __all__ = ["CLAIMS", "accuracy_claims", "against", "claims_table", "interval_text", "kstudy_claims",
            "kstudy_estimates", "kstudy_trend",
-           "plateau_table", "relabel", "sentences"]
+           "relabel", "sentences"]
 __all__ += ["ATTENTION_CLAIMS", "DIRECTIONS", "VERDICTS", "metric_claims",
             "metric_sentences", "verdict_counts"]

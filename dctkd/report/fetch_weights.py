@@ -15,7 +15,7 @@ from dctkd.config import RunConfig
 from dctkd.models.weights import MissingWeights, cached_path, ensure_weights, weights_of
 
 from .arguments import fetch_weights_arguments
-from .grid import FAMILIES, grid
+from .grid import defined_families, grid
 from .profile import load_profile
 
 
@@ -33,7 +33,7 @@ def pretrained_models(cfgs: list[RunConfig]) -> list[str]:
 def profile_models(profile: str, overrides: list[str] | None = None) -> list[str]:
     """Every model of the profile's runs (all notebook families) that needs ImageNet weights."""
     prof = load_profile(profile, overrides)
-    return pretrained_models([cell.cfg for cell in grid(prof, list(FAMILIES))])
+    return pretrained_models([cell.cfg for cell in grid(prof, defined_families(prof))])
 
 
 def fetch(models: list[str], dry_run: bool = False, log=print) -> list[str]:

@@ -16,16 +16,16 @@ from dctkd.losses import label as method_label
 
 from .cells import (  # noqa: F401 - re-exported: notebooks and tests build cells through grid
     Cell,
-    _control_cells,
-    _merge,
-    _pair,
-    _rescaled,
-    _student_cell,
-    _teacher_cell,
+    control_cells,
     default_alpha,
+    merge_layers,
+    pair_of,
+    rescaled,
     role_config,
     stretched,
+    student_cell,
     student_config,
+    teacher_cell,
     teacher_config,
 )
 from .profile import Profile
@@ -41,7 +41,7 @@ def teachers(profile: Profile) -> list[Cell]:
     out = []
     for ds in f["datasets"]:
         for pair in profile.pairs(ds):
-            out.append(_teacher_cell(profile, "teachers", ds, pair))
+            out.append(teacher_cell(profile, "teachers", ds, pair))
             for seed in f.get("seeds", []):
                 if int(seed) != main_seed:
                     cfg = role_config(profile, ds, "teacher", pair[0], int(seed))
@@ -55,7 +55,7 @@ def baselines(profile: Profile) -> list[Cell]:
     See `docs/experiments.md#teachers-and-baselines`.
     """
     datasets = profile.family("main")["datasets"]
-    return [_student_cell(profile, "baselines", ds, pair, "none", seed)
+    return [student_cell(profile, "baselines", ds, pair, "none", seed)
             for ds in datasets for pair in profile.pairs(ds) for seed in profile.seeds]
 
 
@@ -64,10 +64,10 @@ def main(profile: Profile) -> list[Cell]:
     out = []
     for ds in profile.family("main")["datasets"]:
         for pair in profile.pairs(ds):
-            out.append(_teacher_cell(profile, "main", ds, pair))
-            out += [_student_cell(profile, "main", ds, pair, m, seed)
+            out.append(teacher_cell(profile, "main", ds, pair))
+            out += [student_cell(profile, "main", ds, pair, m, seed)
                     for m in profile.main_methods() for seed in profile.seeds]
-            out += [c for seed in profile.seeds for c in _control_cells(
+            out += [c for seed in profile.seeds for c in control_cells(
                 profile, "main", ds, pair, seed, profile.family("main").get("controls"))]
     return out
 
@@ -75,11 +75,11 @@ def main(profile: Profile) -> list[Cell]:
 def alpha(profile: Profile) -> list[Cell]:
     """F.4: the DCT weight swept, beside the baseline and teacher of that pair."""
     f = profile.family("alpha")
-    ds, pair, method = f["dataset"], _pair(profile, f["dataset"], f.get("pair", 0)), f["method"]
-    out = [_teacher_cell(profile, "alpha", ds, pair)]
+    ds, pair, method = f["dataset"], pair_of(profile, f["dataset"], f.get("pair", 0)), f["method"]
+    out = [teacher_cell(profile, "alpha", ds, pair)]
     for seed in f.get("seeds", profile.seeds):
-        out.append(_student_cell(profile, "alpha", ds, pair, "none", seed))
-        out += [_student_cell(profile, "alpha", ds, pair, method, seed, "alpha", float(a),
+        out.append(student_cell(profile, "alpha", ds, pair, "none", seed))
+        out += [student_cell(profile, "alpha", ds, pair, method, seed, "alpha", float(a),
                               alpha=float(a)) for a in f["alphas"]]
     return out
 
@@ -93,16 +93,16 @@ def design(profile: Profile) -> list[Cell]:
     Spatial AT joins the transform group as the no-transform reference.
     """
     f = profile.family("design")
-    ds, pair = f["dataset"], _pair(profile, f["dataset"], f.get("pair", 0))
-    out = [_teacher_cell(profile, "design", ds, pair)]
+    ds, pair = f["dataset"], pair_of(profile, f["dataset"], f.get("pair", 0))
+    out = [teacher_cell(profile, "design", ds, pair)]
     for seed in f.get("seeds", profile.seeds):
-        out.append(_student_cell(profile, "design", ds, pair, "none", seed))
+        out.append(student_cell(profile, "design", ds, pair, "none", seed))
         for group in DESIGN_GROUPS:
             for value, options in (f.get(group) or {}).items():
-                out.append(_student_cell(profile, "design", ds, pair, "dct", seed, group,
+                out.append(student_cell(profile, "design", ds, pair, "dct", seed, group,
                                          str(value), options=options or {}))
         if f.get("transform"):
-            out.append(_student_cell(profile, "design", ds, pair, "at", seed, "transform",
+            out.append(student_cell(profile, "design", ds, pair, "at", seed, "transform",
                                      "AT (spatial)"))
     return out
 
@@ -110,15 +110,15 @@ def design(profile: Profile) -> list[Cell]:
 def baseline_alpha(profile: Profile) -> list[Cell]:
     """F.5: each baseline's alpha scaled by (1 + p); p = 0 is the main table's run."""
     f = profile.family("baseline_alpha")
-    ds, pair = f["dataset"], _pair(profile, f["dataset"], f.get("pair", 0))
+    ds, pair = f["dataset"], pair_of(profile, f["dataset"], f.get("pair", 0))
     changes = sorted({0.0, *(float(p) for p in f["changes"])})
-    out = [_teacher_cell(profile, "baseline_alpha", ds, pair)]
+    out = [teacher_cell(profile, "baseline_alpha", ds, pair)]
     for seed in f.get("seeds", profile.seeds):
-        out.append(_student_cell(profile, "baseline_alpha", ds, pair, "none", seed))
-        out.append(_student_cell(profile, "baseline_alpha", ds, pair, "dct", seed))
+        out.append(student_cell(profile, "baseline_alpha", ds, pair, "none", seed))
+        out.append(student_cell(profile, "baseline_alpha", ds, pair, "dct", seed))
         for m in f["methods"]:
             a0 = default_alpha(m)
-            out += [_student_cell(profile, "baseline_alpha", ds, pair, m, seed, "change", p,
+            out += [student_cell(profile, "baseline_alpha", ds, pair, m, seed, "change", p,
                                   alpha=a0 * (1 + p)) for p in changes]
     return out
 
@@ -126,9 +126,9 @@ def baseline_alpha(profile: Profile) -> list[Cell]:
 def curves(profile: Profile) -> list[Cell]:
     """F.7: every run of one pair whose per-epoch validation accuracy is plotted."""
     f = profile.family("curves")
-    ds, pair = f["dataset"], _pair(profile, f["dataset"], f.get("pair", 0))
-    out = [_teacher_cell(profile, "curves", ds, pair)]
-    out += [_student_cell(profile, "curves", ds, pair, m, seed)
+    ds, pair = f["dataset"], pair_of(profile, f["dataset"], f.get("pair", 0))
+    out = [teacher_cell(profile, "curves", ds, pair)]
+    out += [student_cell(profile, "curves", ds, pair, m, seed)
             for m in profile.main_methods() for seed in f.get("seeds", profile.seeds)]
     return out
 
@@ -141,7 +141,7 @@ def budget(profile: Profile) -> list[Cell]:
     See `docs/protocol.md#convergence`.
     """
     f = profile.family("budget")
-    ds, pair = f["dataset"], _pair(profile, f["dataset"], f.get("pair", 0))
+    ds, pair = f["dataset"], pair_of(profile, f["dataset"], f.get("pair", 0))
     check = float(f.get("check", 2.0))
     seeds = f.get("seeds", profile.seeds)
     curve_labels = {method_label(m) for m in f.get("methods", [])}
@@ -156,7 +156,7 @@ def budget(profile: Profile) -> list[Cell]:
         for factor in sorted(factors):
             if (cell.label, cell.seed, factor) not in seen:
                 seen.add((cell.label, cell.seed, factor))
-                out.append(_rescaled(cell, "budget", factor))
+                out.append(rescaled(cell, "budget", factor))
     return out
 
 
@@ -165,26 +165,26 @@ def regime(profile: Profile) -> list[Cell]:
     e.g. more training images), each row also re-trained at `check` × its budget for
     seed `seeds[0]`: does the ordering of the main table hang on the regime?"""
     f = profile.family("regime")
-    ds, pair = f["dataset"], _pair(profile, f["dataset"], f.get("pair", 0))
+    ds, pair = f["dataset"], pair_of(profile, f["dataset"], f.get("pair", 0))
     seeds = f.get("seeds", profile.seeds)
     check = float(f.get("check", 2.0))
-    out = [_teacher_cell(profile, "regime", ds, pair)]
+    out = [teacher_cell(profile, "regime", ds, pair)]
     for seed in seeds:
         for m in f["methods"]:
-            cell = _student_cell(profile, "regime", ds, pair, m, seed, "budget", 1.0,
+            cell = student_cell(profile, "regime", ds, pair, m, seed, "budget", 1.0,
                                  settings=f.get("student"))
             out.append(cell)
             if seed == seeds[0]:
-                out.append(_rescaled(cell, "regime", check))
+                out.append(rescaled(cell, "regime", check))
     return out
 
 
 def _selected(profile: Profile, family: str) -> list[Cell]:
     f = profile.family(family)
-    ds, pair = f["dataset"], _pair(profile, f["dataset"], f.get("pair", 0))
+    ds, pair = f["dataset"], pair_of(profile, f["dataset"], f.get("pair", 0))
     seeds = [f["seed"]] if "seed" in f else f.get("seeds", profile.seeds)
-    out = [_teacher_cell(profile, family, ds, pair)]
-    out += [_student_cell(profile, family, ds, pair, m, seed)
+    out = [teacher_cell(profile, family, ds, pair)]
+    out += [student_cell(profile, family, ds, pair, m, seed)
             for m in f["methods"] for seed in seeds]
     return out
 
@@ -232,14 +232,14 @@ def kstudy(profile: Profile) -> list[Cell]:
     param `"budget"` with their run's label, listed first, the study's convergence check.
     """
     f = profile.family("kstudy")
-    ds, pair = f["dataset"], _pair(profile, f["dataset"], f.get("pair", 0))
+    ds, pair = f["dataset"], pair_of(profile, f["dataset"], f.get("pair", 0))
     pairing = kstudy_pairing(f, profile)
     budget = f.get("budget") or {}
     factor = float(budget.get("factor", 2.0))
     checked = [int(s) for s in budget.get("seeds", [])]
     out: list[Cell] = []
     for k, variant in sorted(f["ks"].items()):
-        variant = _merge({"options": {"k": int(k)}}, variant or {})
+        variant = merge_layers({"options": {"k": int(k)}}, variant or {})
         for t in dict.fromkeys(pairing.values()):
             cfg = role_config(profile, ds, "teacher", pair[0], t, variant)
             out.append(Cell("kstudy", ds, pair[0], pair[1], TEACHER, t, cfg, "k", int(k)))
