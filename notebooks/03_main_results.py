@@ -58,6 +58,7 @@ budget_cells = R.cells("budget")
 scaled = tables.collect(budget_cells, R.ensure(budget_cells))
 check = P.family("budget").get("check", 2.0)
 converged = budget.verdicts(budget.convergence_table(scaled, check))
+checked = sorted(scaled.loc[scaled["value"] == check, "seed"].unique())
 settings = tables.settings_note(cells)
 
 # %%
@@ -70,8 +71,8 @@ for ds in datasets:
         f"{P.title(ds)}: test accuracy (%) per method and teacher→student pair, "
         "val-selected checkpoint and last epoch, mean ± std over seeds"
         + ("; the published Top-1 of the original README beside it." if published else ".")
-        + f" The budget test column: the gain of seed(s) {scaled['seed'].nunique()} re-trained "
-        f"with {check:g}× the epochs (notebook 07)."
+        + f" The budget test column: the gain of seed {', '.join(map(str, checked))} "
+        f"re-trained with {check:g}× the epochs (notebook 07)."
         + settings
         + tables.diverged_note(df[df["dataset"] == ds])
         + tables.crd_note(df[df["dataset"] == ds]),
