@@ -531,8 +531,8 @@ def test_a_full_disk_while_writing_a_checkpoint_is_one_line(tmp_path, capsys, sm
     ("families.alpha.alphaz=[1]", "families.alpha.alphaz: unknown key; expected one of "
      "['alphas', 'dataset', 'method', 'pair', 'seed', 'seeds'] (--set)"),
     ("families.atention={}", "families.atention: unknown experiment family; expected one of "
-     "['alpha', 'attention', 'baseline_alpha', 'baselines', 'curves', 'design', 'kstudy', "
-     "'main', 'method', 'per_class', 'teachers'] (--set)"),
+     "['alpha', 'attention', 'baseline_alpha', 'baselines', 'budget', 'curves', 'design', "
+     "'kstudy', 'main', 'method', 'per_class', 'regime', 'teachers'] (--set)"),
     ("base.optim.lr=abc", "profile 'smoke': optim.lr: expected a finite number > 0, got 'abc'"),
 ])
 def test_a_bad_profile_setting_is_one_line(setting, message, tmp_path, capsys):

@@ -37,23 +37,37 @@ class Board:
     """A run's event writer; every method is a no-op when the run writes no events."""
 
     def __init__(self, cfg: RunConfig, run_dir: Path, main: bool, start_epoch: int):
-        self.cfg, self.writer = cfg, None
-        if not (main and cfg.runtime.tensorboard):
-            return
+        self.cfg, self.writer, self.run_dir, self.start = cfg, None, run_dir, start_epoch
+        self.enabled = main and cfg.runtime.tensorboard
+
+    def __enter__(self) -> Board:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        # A run that stops (an error, Ctrl-C) closes its file, so no writer thread outlives it.
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def _open(self) -> None:
+        """The writer, opened when the first epoch ends: a run that fails in its first epoch
+        leaves no event file behind."""
         from torch.utils.tensorboard import SummaryWriter  # imported only by runs that log
 
         # Fresh: purge every step an earlier attempt left (its config text at 0 included);
         # resumed after epoch e: purge from e + 1 on, keeping what the checkpoint covers.
-        self.writer = SummaryWriter(str(run_dir), purge_step=start_epoch + 1 if start_epoch
+        self.writer = SummaryWriter(str(self.run_dir), purge_step=self.start + 1 if self.start
                                     else 0, flush_secs=30)
-        if not start_epoch:
-            text = "\n".join(f"    {line}" for line in dump_yaml(cfg).splitlines())
-            self.writer.add_text("config", f"run `{cfg.run_id}`\n\n{text}", 0)
+        if not self.start:
+            text = "\n".join(f"    {line}" for line in dump_yaml(self.cfg).splitlines())
+            self.writer.add_text("config", f"run `{self.cfg.run_id}`\n\n{text}", 0)
 
     def epoch(self, row: dict[str, Any]) -> None:
         """One `metrics.csv` row at step `row["epoch"]`, flushed so it shows at once."""
-        if self.writer is None:
+        if not self.enabled:
             return
+        if self.writer is None:
+            self._open()
         for column, value in row.items():
             if column != "epoch" and _finite(value):
                 self.writer.add_scalar(tag(column), value, row["epoch"])
@@ -61,8 +75,10 @@ class Board:
 
     def finish(self, final: dict) -> dict:
         """The test metrics of `final.json` as hparams, then close; returns `final`."""
-        if self.writer is None:
+        if not self.enabled:
             return final
+        if self.writer is None:  # resumed with every epoch already trained
+            self._open()
         from torch.utils.tensorboard.summary import hparams
 
         metrics = {f"test/{k}_{which}": final[which][k] for which in ("best", "last")
@@ -72,6 +88,7 @@ class Board:
         for name, value in metrics.items():
             self.writer.add_scalar(name, value, final["epochs"])
         self.writer.close()
+        self.writer = None
         return final
 
 

@@ -232,37 +232,37 @@ def _fit(s: Setup) -> dict:
                                   heal=d.main) or state
     if d.main:
         s.run_dir.mkdir(parents=True, exist_ok=True)
-    events = board.Board(cfg, s.run_dir, d.main, state["epoch"])  # TensorBoard, rank 0 only
-    for epoch in range(state["epoch"], cfg.optim.epochs):
-        if state.get("diverged_epoch"):
-            break
-        row = _train_epoch(s, model, loaders, opt, scaler, epoch)
-        sched.step()
-        diverged = not (math.isfinite(row["loss"]) and checkpoint.finite(s.distiller.student))
-        val = None if diverged or "val" not in loaders else _evaluate_split(s, loaders, "val")
-        if val is not None:
-            row.update(val_top1=val["top1"], val_top5=val["top5"], val_mca=val["mca"])
-        state["history"].append(row)
-        state["train_seconds"] += row["epoch_seconds"]
-        state["epoch"] = epoch + 1
-        if diverged:
-            state["diverged_epoch"] = epoch + 1
-            checkpoint.warn_diverged(cfg.run_id, row["loss"], epoch + 1, state["best_epoch"])
-        score = -math.inf if diverged else val["top1"] if val is not None else float(epoch)
-        improved = score > state["best_top1"]
-        if improved:
-            state["best_top1"], state["best_epoch"] = score, epoch + 1
-        if d.main:
-            _report(cfg, row)
-            events.epoch(row)
+    with board.Board(cfg, s.run_dir, d.main, state["epoch"]) as events:  # rank 0 only
+        for epoch in range(state["epoch"], cfg.optim.epochs):
+            if state.get("diverged_epoch"):
+                break
+            row = _train_epoch(s, model, loaders, opt, scaler, epoch)
+            sched.step()
+            diverged = not (math.isfinite(row["loss"]) and checkpoint.finite(s.distiller.student))
+            val = None if diverged or "val" not in loaders else _evaluate_split(s, loaders, "val")
+            if val is not None:
+                row.update(val_top1=val["top1"], val_top5=val["top5"], val_mca=val["mca"])
+            state["history"].append(row)
+            state["train_seconds"] += row["epoch_seconds"]
+            state["epoch"] = epoch + 1
+            if diverged:
+                state["diverged_epoch"] = epoch + 1
+                checkpoint.warn_diverged(cfg.run_id, row["loss"], epoch + 1, state["best_epoch"])
+            score = -math.inf if diverged else val["top1"] if val is not None else float(epoch)
+            improved = score > state["best_top1"]
             if improved:
-                _save_best(s, epoch + 1, score)
-            checkpoint.save_checkpoint(last, cfg.run_id, s.distiller, state, opt, sched, scaler,
-                                       device)
-            checkpoint.write_history(s.run_dir / "metrics.csv", state["history"])
-        if d.world > 1:
-            dist.barrier()
-    return events.finish(_finish(s, loaders, state))
+                state["best_top1"], state["best_epoch"] = score, epoch + 1
+            if d.main:
+                _report(cfg, row)
+                events.epoch(row)
+                if improved:
+                    _save_best(s, epoch + 1, score)
+                checkpoint.save_checkpoint(last, cfg.run_id, s.distiller, state, opt, sched, scaler,
+                                           device)
+                checkpoint.write_history(s.run_dir / "metrics.csv", state["history"])
+            if d.world > 1:
+                dist.barrier()
+        return events.finish(_finish(s, loaders, state))
 
 
 def _ddp(module: nn.Module, device: torch.device) -> nn.Module:
