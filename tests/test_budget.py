@@ -153,8 +153,8 @@ def test_accuracy_claims_name_every_paper_claim_with_its_verdict():
     assert found.loc["DCT − Baseline", "verdict"] == "supported"
     assert found.loc["DCT − KD", "verdict"] == "contradicted"
     assert found.loc["DCT + KD − AT + KD", "claim"].startswith("DCT + KD beats")
-    assert found.loc["DCT + KD − KD (δ = 1)", "verdict"] == "too few seeds" or (
-        found.loc["DCT + KD − KD (δ = 1)", "verdict"] == "unresolved")
+    assert found.loc["DCT + KD − KD (δ = 1)", "verdict"] == "unresolved"  # equal on every seed
+    assert found.loc["DCT + KD − KD (δ = 1)", "claim"].endswith("(equal KD weight)")
     assert "Teacher" not in " ".join(found.index)
 
 
