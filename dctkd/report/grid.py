@@ -145,7 +145,7 @@ def budget(profile: Profile) -> list[Cell]:
     check = float(f.get("check", 2.0))
     seeds = f.get("seeds", profile.seeds)
     curve_labels = {method_label(m) for m in f.get("methods", [])}
-    out, seen = [], set()
+    out = []
     for cell in main(profile):
         if (cell.dataset, cell.teacher, cell.student) != (ds, *pair) or (
                 cell.label != TEACHER and cell.seed not in seeds):
@@ -153,10 +153,7 @@ def budget(profile: Profile) -> list[Cell]:
         factors = {1.0, check}
         if cell.label in curve_labels:
             factors |= {float(x) for x in f.get("factors", [])}
-        for factor in sorted(factors):
-            if (cell.label, cell.seed, factor) not in seen:
-                seen.add((cell.label, cell.seed, factor))
-                out.append(rescaled(cell, "budget", factor))
+        out += [rescaled(cell, "budget", factor) for factor in sorted(factors)]
     return out
 
 
