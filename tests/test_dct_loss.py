@@ -142,7 +142,7 @@ def test_golden_values_through_the_registered_term():
     from dctkd.losses import METHODS
 
     student, teacher, logits, targets = golden_inputs()
-    assert METHODS["dct"].term is DCTLoss
+    assert METHODS["dct"].term_class is DCTLoss
     shapes = [tuple(f.shape[1:]) for f in student]
     term = DCTLoss.build(
         student_shapes=shapes,

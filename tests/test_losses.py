@@ -393,7 +393,7 @@ def test_review_default_mid_channels():
 
 @pytest.mark.parametrize("name", sorted(TERMS))
 def test_registered_under_its_name(name):
-    assert METHODS[name].term is TERMS[name]
+    assert METHODS[name].term_class is TERMS[name]
     with pytest.raises(ValueError, match="no_such_option"):
         build_term(name, **context(CIFAR, CIFAR, 4), options={"no_such_option": 1})
 

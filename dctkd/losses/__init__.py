@@ -2,17 +2,20 @@
 
 Every term is an `nn.Module` usable on its own (`DCTLoss()(student_feats, teacher_feats,
 teacher_logits, targets)`) and a `DistillTerm` the engine calls with both networks' `Outputs`.
-Each module registers its method's facts (`catalogue.Method`); `build_term` sizes a term for
-a teacher/student pair from them.
+The catalogue (`catalogue.Method`, the built-ins in `builtin.py`) holds each method's facts;
+`build_term` sizes a term for a teacher/student pair from them. The catalogue's names are
+imported with the package; the terms, which need torch, when first used (PEP 562), so the
+command line and config validation read the catalogue without importing torch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .at import ATLoss
-from .base import DistillTerm, Outputs
+from dctkd.lazy import lazy_names
+
+from . import builtin  # noqa: F401  (registers the built-in methods)
 from .catalogue import (
     METHODS,
     TEACHER_LABEL,
@@ -27,13 +30,24 @@ from .catalogue import (
     register,
     resolve,
 )
-from .ckd import CKDLoss
-from .crd import CRDLoss
-from .dct import DCTLoss, dct_kd_loss, spectrum
-from .kd import KDLoss, kd_loss
-from .pkt import PKTLoss
-from .review import ReviewLoss
-from .vid import VIDLoss
+
+if TYPE_CHECKING:  # what a type checker and an editor see; nothing is imported at run time
+    from .at import ATLoss
+    from .base import DistillTerm, Outputs
+    from .ckd import CKDLoss
+    from .crd import CRDLoss
+    from .dct import DCTLoss, dct_kd_loss, spectrum
+    from .kd import KDLoss, kd_loss
+    from .pkt import PKTLoss
+    from .review import ReviewLoss
+    from .vid import VIDLoss
+
+__getattr__ = lazy_names(__name__, {
+    "ATLoss": ".at", "DistillTerm": ".base", "Outputs": ".base", "CKDLoss": ".ckd",
+    "CRDLoss": ".crd", "DCTLoss": ".dct", "dct_kd_loss": ".dct", "spectrum": ".dct",
+    "KDLoss": ".kd", "kd_loss": ".kd", "PKTLoss": ".pkt", "ReviewLoss": ".review",
+    "VIDLoss": ".vid",
+})
 
 
 def build_term(
@@ -62,7 +76,7 @@ def build_term(
         context["train_targets"] = train_targets
     if entry.name == "kd":
         context["temperature"] = temperature
-    return entry.term.build(
+    return entry.term_class.build(
         student_shapes=list(student_shapes),
         teacher_shapes=list(teacher_shapes),
         num_samples=num_samples,
@@ -89,7 +103,6 @@ __all__ = [
     "ReviewLoss",
     "TEACHER_LABEL",
     "VIDLoss",
-
     "build_term",
     "canonical_method",
     "dct_kd_loss",

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import PositiveFloat
 
 from .base import DistillTerm, Outputs, float32_math
-from .catalogue import Method, Needs, Options, register
 
 
 def pool_to_smaller(fs: torch.Tensor, ft: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,24 +80,3 @@ class ATLoss(DistillTerm):
                 diff = attention_map(fs, self.p) - attention_map(ft, self.p)
                 total = total + diff.pow(2).mean()
             return total
-
-
-class ATOptions(Options):
-    p: PositiveFloat = 2.0
-
-
-register(
-    Method(
-        name="at",
-        label="AT",
-        colour="#1f77b4",
-        term=ATLoss,
-        alpha=1000.0,
-        retuned_alpha=1100.0,
-        options=ATOptions,
-        needs=Needs(taps="paired"),
-        source="Zagoruyko & Komodakis, Paying More Attention to Attention (ICLR 2017)",
-        docs="docs/baselines.md#at",
-        order=2,
-    )
-)

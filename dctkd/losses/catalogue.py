@@ -1,10 +1,13 @@
-"""The method catalogue: each distillation method's facts, declared once beside its loss.
+"""The method catalogue: each distillation method's facts, declared once.
 
-A loss module ends with `register(Method(...))`: the method's name, the label and colour every
-table and figure uses, its published and retuned weights, what it needs from the two networks
-and its typed options. Everything else (the objective's weights, run hashing, profiles, the
-CLI, tables and figures) reads them here, so adding a method is one new file in
-`dctkd/losses/` (discovered automatically) or one `register` call anywhere.
+A `Method` holds the method's name, the label and colour every table and figure uses, its
+published and retuned weights, what it needs from the two networks, its typed options and
+its term (the `DistillTerm` class, or a `"module:Class"` string imported when a run builds
+the term). Everything else (the objective's weights, run hashing, profiles, the CLI, tables
+and figures) reads them here. The built-in methods are declared in `builtin.py` with their
+terms as strings, so reading the catalogue imports no torch; adding a method is one
+`register(Method(...))` call, in a new file of `dctkd/losses/` (discovered automatically) or
+anywhere else.
 
 The objective is `beta * CE + alpha * term + delta * KD_T` (docs/method.md#objective): a method
 alone uses its own `beta` (1, or 0.1 for KD alone) and `delta = 0`; `<method>+kd` adds the
@@ -20,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from dctkd.lazy import imported
 from dctkd.options import Options, first_error
 
 PLUS_KD = "+kd"
@@ -50,12 +54,13 @@ class Needs:
 
 @dataclass(frozen=True)
 class Method:
-    """One row of the catalogue. `term` is the `DistillTerm` class (None for the baseline)."""
+    """One row of the catalogue. `term` is the `DistillTerm` class or its `"module:Class"`
+    name (None for the baseline); `term_class` is the class either way."""
 
     name: str
     label: str
     colour: str
-    term: type | None = None
+    term: type | str | None = None
     alpha: float = 0.0
     retuned_alpha: float | None = None
     beta: float = 1.0
@@ -64,6 +69,11 @@ class Method:
     source: str = ""
     docs: str = ""
     order: int = 100  # position in listings and default tables (the paper's order)
+
+    @property
+    def term_class(self) -> type | None:
+        """The `DistillTerm` class, its module imported now when `term` names it."""
+        return imported(self.term) if isinstance(self.term, str) else self.term
 
     def weight(self, alphas: str = "paper") -> float:
         """The published (`paper`) or retuned weight alpha."""
@@ -84,7 +94,7 @@ class Method:
                    teacher_shapes: list) -> None:
         """Stop before training when the term cannot be built for this pair with these
         options (ValueError); the term's classmethod `check_pair`, if it has one, says."""
-        hook = getattr(self.term, "check_pair", None)
+        hook = getattr(self.term_class, "check_pair", None)
         if hook is not None:
             hook(self.parse_options(options).model_dump(), student_shapes, teacher_shapes)
 
@@ -100,14 +110,24 @@ def register(method: Method) -> Method:
     return method
 
 
+# Modules of this folder that `_load_all` does not import while looking for new methods.
+_NO_METHOD = {"base", "builtin", "catalogue"}
+
+
 def _load_all() -> None:
-    # Importing every module of this folder (the `dctkd.losses` package) runs its `register`.
+    """Register the built-in methods, then import every other module of this folder, whose
+    `register` call adds its method; the built-ins' loss modules, which import torch, are
+    left for `Method.term_class` to import when a run builds their term."""
     import importlib
     import pkgutil
     from pathlib import Path
 
+    importlib.import_module(f"{__package__}.builtin")
+    named = {m.term.partition(":")[0] for m in METHODS.values() if isinstance(m.term, str)}
     for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
-        importlib.import_module(f"{__package__}.{info.name}")
+        module = f"{__package__}.{info.name}"
+        if info.name not in _NO_METHOD and module not in named:
+            importlib.import_module(module)
 
 
 _loaded = False

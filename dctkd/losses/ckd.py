@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import PositiveInt
 from torch import nn
 
 from .at import pool_to_smaller
 from .base import DistillTerm, Outputs, float32_math, network_input
-from .catalogue import Method, Needs, Options, register
 
 
 class MLPEmbed(nn.Module):
@@ -181,25 +179,3 @@ class CKDLoss(DistillTerm):
         with float32_math(device):
             errors = torch.stack(errors, 1).view(weights.shape)
             return (weights * errors).sum()
-
-
-class CKDOptions(Options):
-    factor: PositiveInt = 4
-    mid_channels: PositiveInt | None = None
-
-
-register(
-    Method(
-        name="ckd",
-        label="SemCKD",
-        colour="#17becf",
-        term=CKDLoss,
-        alpha=400.0,
-        retuned_alpha=400.0,
-        options=CKDOptions,
-        needs=Needs(full_batches=True),
-        source="Chen et al., Cross-Layer Distillation with Semantic Calibration (AAAI 2021)",
-        docs="docs/baselines.md#semckd",
-        order=6,
-    )
-)

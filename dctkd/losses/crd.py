@@ -10,11 +10,9 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, PositiveFloat, PositiveInt, StrictBool
 from torch import nn
 
 from .base import DistillTerm, Outputs, float32_math
-from .catalogue import Method, Needs, Options, register
 
 
 class Embed(nn.Module):
@@ -245,28 +243,3 @@ class CRDLoss(DistillTerm):
         for memory, v in ((self.memory_s, vs), (self.memory_t, vt)):
             mixed = memory[index] * self.momentum + v * (1.0 - self.momentum)
             memory.index_copy_(0, index, F.normalize(mixed, dim=1))
-
-
-class CRDOptions(Options):
-    feat_dim: PositiveInt = 128
-    nce_k: PositiveInt = 16384
-    nce_t: PositiveFloat = 0.07
-    momentum: float = Field(0.5, ge=0.0, lt=1.0)
-    cap_k: StrictBool = True
-
-
-register(
-    Method(
-        name="crd",
-        label="CRD",
-        colour="#e377c2",
-        term=CRDLoss,
-        alpha=0.8,
-        retuned_alpha=1.4,
-        options=CRDOptions,
-        needs=Needs(train_targets=True),
-        source="Tian, Krishnan & Isola, Contrastive Representation Distillation (ICLR 2020)",
-        docs="docs/baselines.md#crd",
-        order=5,
-    )
-)

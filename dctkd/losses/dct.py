@@ -13,7 +13,6 @@ Three spectra are offered because the paper's history has two and neither is a D
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
 from torch import Tensor
@@ -21,7 +20,7 @@ from torch import Tensor
 from ..attention import activation_map, centred, normalise_by_max, normalise_min_max
 from ..dct import dct2, fft_real
 from .base import DistillTerm, Outputs
-from .catalogue import METHODS, Method, Needs, Options, register
+from .catalogue import METHODS
 
 VARIANTS = ("v1", "v2", "dct2")
 REDUCTIONS = ("mean", "mean_kept", "none")
@@ -253,29 +252,3 @@ class DCTLoss(DistillTerm):
             f"variant={self.variant!r}, pred_guide={self.pred_guide}, "
             f"reduction={self.reduction!r}, levels={self.levels}"
         )
-
-
-class DCTOptions(Options):
-    variant: Literal["v1", "v2", "dct2"] = "v1"
-    pred_guide: bool = True
-    reduction: Literal["mean", "mean_kept", "none"] = "mean"
-    levels: tuple[int, ...] | None = None
-
-
-register(
-    Method(
-        name="dct",
-        label="DCT",
-        colour="#2ca02c",
-        term=DCTLoss,
-        alpha=1.0,
-        retuned_alpha=1.0,
-        options=DCTOptions,
-        needs=Needs(taps="same_size"),
-        source="López-Cifuentes, Escudero-Viñolo, Bescós & SanMiguel, Attention-based "
-        "Knowledge Distillation in Multi-attention Tasks: The Impact of a DCT-driven Loss "
-        "(arXiv 2205.01997)",
-        docs="docs/method.md",
-        order=8,
-    )
-)

@@ -6,7 +6,6 @@ import torch
 import torch.nn.functional as F
 
 from .base import DistillTerm, Outputs, float32_math
-from .catalogue import Method, Options, register
 
 
 def kd_loss(
@@ -60,24 +59,3 @@ class KDLoss(DistillTerm):
         index: torch.Tensor | None = None,
     ) -> torch.Tensor:
         return kd_loss(student.logits, teacher.logits, self.temperature)
-
-
-class KDOptions(Options):
-    """KD has no options of its own: its temperature is `method.temperature` (default 4)."""
-
-
-register(
-    Method(
-        name="kd",
-        label="KD",
-        colour="#ff7f0e",
-        term=KDLoss,
-        alpha=0.8,
-        retuned_alpha=0.8,
-        beta=0.1,
-        options=KDOptions,
-        source="Hinton, Vinyals & Dean, Distilling the Knowledge in a Neural Network (2015)",
-        docs="docs/baselines.md#kd",
-        order=1,
-    )
-)

@@ -6,10 +6,8 @@ See `docs/baselines.md#pkt`.
 from __future__ import annotations
 
 import torch
-from pydantic import PositiveFloat
 
 from .base import DistillTerm, Outputs, float32_math
-from .catalogue import Method, Options, register
 
 
 def _similarity_distribution(x: torch.Tensor, eps: float) -> torch.Tensor:
@@ -56,24 +54,3 @@ class PKTLoss(DistillTerm):
             s = _similarity_distribution(es, self.eps)
             t = _similarity_distribution(teacher.embedding.detach(), self.eps)
             return (t * torch.log((t + self.eps) / (s + self.eps))).mean()
-
-
-class PKTOptions(Options):
-    eps: PositiveFloat = 1e-7
-
-
-register(
-    Method(
-        name="pkt",
-        label="PKT",
-        colour="#9467bd",
-        term=PKTLoss,
-        alpha=30000.0,
-        retuned_alpha=54000.0,
-        options=PKTOptions,
-        source="Passalis & Tefas, Learning Deep Representations with Probabilistic Knowledge "
-        "Transfer (ECCV 2018)",
-        docs="docs/baselines.md#pkt",
-        order=3,
-    )
-)

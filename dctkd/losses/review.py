@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import PositiveInt
 from torch import nn
 
 from .base import DistillTerm, Outputs, float32_math, network_input
-from .catalogue import Method, Needs, Options, register
 
 PYRAMID = (4, 2, 1)
 
@@ -148,24 +146,3 @@ class ReviewLoss(DistillTerm):
         outs = self.fuse(self.levels(student), [tuple(t.shape[2:]) for t in ts])
         with float32_math(student.features[0].device):
             return sum(hcl(o.float(), t.float()) for o, t in zip(outs, ts, strict=True))
-
-
-class ReviewOptions(Options):
-    mid_channels: PositiveInt | None = None
-
-
-register(
-    Method(
-        name="review",
-        label="ReviewKD",
-        colour="#bcbd22",
-        term=ReviewLoss,
-        alpha=1.0,
-        retuned_alpha=1.8,
-        options=ReviewOptions,
-        needs=Needs(taps="paired"),
-        source="Chen, Liu, Zhao & Jia, Distilling Knowledge via Knowledge Review (CVPR 2021)",
-        docs="docs/baselines.md#reviewkd",
-        order=7,
-    )
-)

@@ -9,12 +9,10 @@ import math
 
 import torch
 import torch.nn.functional as F
-from pydantic import PositiveFloat
 from torch import nn
 
 from .at import pool_to_smaller
 from .base import DistillTerm, Outputs, float32_math, network_input
-from .catalogue import Method, Needs, Options, register
 
 
 class VIDRegressor(nn.Module):
@@ -121,26 +119,3 @@ class VIDLoss(DistillTerm):
             fs, ft = pool_to_smaller(fs, ft.detach())
             total = total + reg(fs, ft)
         return total
-
-
-class VIDOptions(Options):
-    init_var: PositiveFloat = 5.0
-    eps: PositiveFloat = 1e-5
-
-
-register(
-    Method(
-        name="vid",
-        label="VID",
-        colour="#8c564b",
-        term=VIDLoss,
-        alpha=1.0,
-        retuned_alpha=1.5,
-        options=VIDOptions,
-        needs=Needs(taps="same_size"),
-        source="Ahn et al., Variational Information Distillation for Knowledge Transfer "
-        "(CVPR 2019)",
-        docs="docs/baselines.md#vid",
-        order=4,
-    )
-)
