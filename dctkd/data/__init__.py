@@ -5,24 +5,42 @@ with `.classes` and `.targets`. Splits: `"test"` is the official test/val list; 
 seeded, stratified `val_fraction` of the official train list, held out for checkpoint
 selection; `"train"` is the rest, optionally subsampled (stratified) to `train_size`. Every
 check on the files (root, split files, labels, listed images) runs here, before training.
+
+The catalogue and the scenes' options are imported with the package; the readers, datasets
+and transforms, which need torch, when first used (PEP 562), so the command line and config
+validation read the catalogue without importing torch.
 """
 
 from __future__ import annotations
 
-from . import cifar, scene_datasets  # noqa: F401  (their datasets register themselves)
+from typing import TYPE_CHECKING
+
+from dctkd.lazy import lazy_names
+
+from .builtin import data_home  # importing `builtin` registers the built-in datasets
 from .catalogue import DATASETS, Dataset, DatasetInfo, canonical_options, dataset, register
-from .memory import ImageListDataset, TensorImageDataset, display_image
-from .scene_datasets import data_home, resolve_root
-from .scenes import SceneConfig, SceneDataset, single_object_accuracy, single_object_ambiguous
+from .scenes import SceneConfig, single_object_accuracy, single_object_ambiguous
 from .splits import stratified_holdout, stratified_subset
-from .transforms import (
-    CIFAR100_MEAN_STD,
-    IMAGENET_MEAN_STD,
-    SCENE_MEAN_STD_ORIGINAL,
-    SCENES_MEAN_STD,
-    MeanStd,
-    scene_normalization,
-)
+
+if TYPE_CHECKING:  # what a type checker and an editor see; nothing is imported at run time
+    from .memory import ImageListDataset, TensorImageDataset, display_image
+    from .scene_datasets import resolve_root
+    from .scene_tensors import SceneDataset
+    from .transforms import (
+        CIFAR100_MEAN_STD,
+        IMAGENET_MEAN_STD,
+        SCENE_MEAN_STD_ORIGINAL,
+        SCENES_MEAN_STD,
+        MeanStd,
+        scene_normalization,
+    )
+
+__getattr__ = lazy_names(__name__, {
+    "ImageListDataset": ".memory", "TensorImageDataset": ".memory", "display_image": ".memory",
+    "resolve_root": ".scene_datasets", "SceneDataset": ".scene_tensors",
+    **dict.fromkeys(("CIFAR100_MEAN_STD", "IMAGENET_MEAN_STD", "SCENE_MEAN_STD_ORIGINAL",
+                     "SCENES_MEAN_STD", "MeanStd", "scene_normalization"), ".transforms"),
+})
 
 SPLITS = ("train", "val", "test")
 

@@ -1,9 +1,11 @@
-"""The dataset catalogue: each dataset's facts, declared once beside its reader.
+"""The dataset catalogue: each dataset's facts, declared once.
 
 An entry names the dataset, its typed options (`data.options.*`), the folder it is found in
 under the data home, the name its published numbers carry, and two functions: `info` (class
 count, image size, normalisation, read without touching an image) and `build` (one official
 split). `build_dataset`, `dataset_info`, run hashing, profiles and the CLI read them here.
+The built-in datasets are declared in `builtin.py`, their functions `Deferred` into the
+reader modules, so reading the catalogue imports no torch.
 """
 
 from __future__ import annotations

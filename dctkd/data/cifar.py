@@ -14,16 +14,15 @@ import pickle
 import numpy as np
 import torch
 
-from dctkd.options import Options
-
-from .catalogue import Dataset, DatasetInfo, register
+from .builtin import DEFAULT_DIRS, CIFAROptions, data_home
+from .catalogue import DatasetInfo
 from .memory import TensorImageDataset
-from .scene_datasets import DEFAULT_DIRS, data_home
 from .transforms import CIFAR100_MEAN_STD
 
 
-class CIFAROptions(Options):
-    download: bool = False  # fetch torchvision's files when missing (needs network)
+def cifar100_info(options: CIFAROptions, root) -> DatasetInfo:
+    """The catalogue's `info`: 100 classes of 32 px, normalised with CIFAR-100's statistics."""
+    return DatasetInfo(100, 32, "cifar", *CIFAR100_MEAN_STD)
 
 
 def build_cifar100(split: str, root, options: CIFAROptions, augment: bool) -> TensorImageDataset:
@@ -105,17 +104,3 @@ def check_cifar100(options: CIFAROptions, root) -> None:
             f"cifar100 root {os.path.dirname(folder)} has no cifar-100-python/ folder; "
             "expected torchvision's CIFAR-100 files there, or options download=True"
         )
-
-
-register(
-    Dataset(
-        name="cifar100",
-        title="CIFAR-100",
-        options=CIFAROptions,
-        info=lambda opts, root: DatasetInfo(100, 32, "cifar", *CIFAR100_MEAN_STD),
-        build=build_cifar100,
-        check_files=check_cifar100,
-        subdir=DEFAULT_DIRS["cifar100"],
-        layout="torchvision's cifar-100-python/ folder (python pickles)",
-    )
-)

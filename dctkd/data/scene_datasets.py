@@ -14,31 +14,14 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field, PositiveInt
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
-from dctkd.options import Options
-
-from .catalogue import Dataset, DatasetInfo, register
+from .builtin import DEFAULT_DIRS, LAYOUTS, SceneFileOptions, data_home
+from .catalogue import DatasetInfo
 from .memory import ImageListDataset
 from .transforms import scene_normalization, scene_transform
 
-DEFAULT_DIRS = {
-    "ade20k": "ADEChallengeData2016",
-    "sun397": "SUN397",
-    "mit67": "MIT67",
-    "cifar100": "cifar100",
-    "folder": "folder",
-}
-LAYOUTS = {
-    "ade20k": "the ADEChallengeData2016 folder (images/training, images/validation, "
-    "sceneCategories.txt)",
-    "sun397": "the SUN397 folder (a/abbey/*.jpg, ...) with Partitions/ inside or beside it",
-    "mit67": "the MIT67 folder (Images/<category>/*.jpg, TrainImages.txt, TestImages.txt)",
-    "folder": "a folder with train/<class>/* and val/<class>/* or test/<class>/*",
-}
 MARKERS = {
     "ade20k": "sceneCategories.txt",
     "sun397": "a",
@@ -47,42 +30,12 @@ MARKERS = {
 }
 
 
-class SceneFileOptions(Options):
-    """Options of the file-based scene datasets.
-
-    `image_size`: the crop side (224 in the paper; resize to `size * 256 / 224` first);
-    `normalization`: `original` (the paper code's constants) or `imagenet`; `verify`: how
-    the listed files are checked before training (`header`, `full` decode, or `none`).
-    """
-
-    image_size: PositiveInt = 224
-    normalization: Literal["original", "imagenet"] = "original"
-    verify: Literal["header", "full", "none"] = "header"
-
-
-class ADE20KOptions(SceneFileOptions):
-    class_names: str | None = None  # a file fixing the class order, one name per line
-
-
-class SUN397Options(SceneFileOptions):
-    partition: int = Field(1, ge=1, le=10)  # official Training_NN / Testing_NN pair
-    partitions: str | None = None  # folder of the Partitions files, if not in the root
-
-
 @dataclass
 class ListSpec:
     train: list[tuple[str, str]]
     test: list[tuple[str, str]]
     classes: list[str]
     sources: tuple[str, str]
-
-
-def data_home() -> Path:
-    """`$DCTKD_DATA`, else the repository's `data/` folder, else `./data`."""
-    if os.environ.get("DCTKD_DATA"):
-        return Path(os.environ["DCTKD_DATA"])
-    repo = Path(__file__).resolve().parents[2] / "data"
-    return repo if repo.is_dir() else Path("data")
 
 
 def resolve_root(name: str, root: str | os.PathLike | None) -> Path:
@@ -324,53 +277,26 @@ def _ade20k_count(root: str, mtime_ns: int, size: int) -> int:
     return len(read_ade20k(Path(root), {}).classes)
 
 
-def _info(name: str):
-    def info(opts: SceneFileOptions, root) -> DatasetInfo:
-        mean_std = scene_normalization(opts.normalization)
-        if name == "folder":
-            if root is None:
-                raise ValueError("the folder dataset needs data.root to count its class folders")
-            num = sum(p.is_dir() for p in (resolve_root("folder", root) / "train").iterdir())
-        elif name == "ade20k" and opts.class_names:
-            text = Path(opts.class_names).read_text(encoding="utf-8")
-            num = sum(1 for line in text.splitlines() if line.strip())
-        else:
-            num = tree_classes(name, opts, root) or OFFICIAL_CLASSES[name]
-        return DatasetInfo(num, opts.image_size, "scene", *mean_std)
-
-    return info
+def list_info(name: str, opts: SceneFileOptions, root) -> DatasetInfo:
+    """The catalogue's `info` of the file-based dataset `name`."""
+    mean_std = scene_normalization(opts.normalization)
+    if name == "folder":
+        if root is None:
+            raise ValueError("the folder dataset needs data.root to count its class folders")
+        num = sum(p.is_dir() for p in (resolve_root("folder", root) / "train").iterdir())
+    elif name == "ade20k" and opts.class_names:
+        text = Path(opts.class_names).read_text(encoding="utf-8")
+        num = sum(1 for line in text.splitlines() if line.strip())
+    else:
+        num = tree_classes(name, opts, root) or OFFICIAL_CLASSES[name]
+    return DatasetInfo(num, opts.image_size, "scene", *mean_std)
 
 
-def _check_files(name: str):
-    def check_files(opts: SceneFileOptions, root) -> None:
-        READERS[name](resolve_root(name, root), opts.model_dump())
-
-    return check_files
+def check_list_files(name: str, opts: SceneFileOptions, root) -> None:
+    """The catalogue's `check_files`: the reader's checks of the root and split files."""
+    READERS[name](resolve_root(name, root), opts.model_dump())
 
 
-def _build(name: str):
-    def build(split: str, root, opts: SceneFileOptions, augment: bool):
-        return build_list_dataset(name, split, root, opts.model_dump(), augment)
-
-    return build
-
-
-for _name, _title, _options, _published in (
-    ("ade20k", "ADE20K", ADE20KOptions, "ADE20K"),
-    ("sun397", "SUN397", SUN397Options, "SUN397"),
-    ("mit67", "MIT Indoor-67", SceneFileOptions, "MIT67"),
-    ("folder", "image folder", SceneFileOptions, None),
-):
-    register(
-        Dataset(
-            name=_name,
-            title=_title,
-            options=_options,
-            info=_info(_name),
-            build=_build(_name),
-            check_files=_check_files(_name),
-            subdir=DEFAULT_DIRS[_name],
-            layout=LAYOUTS[_name],
-            published=_published,
-        )
-    )
+def build_list(name: str, split: str, root, opts: SceneFileOptions, augment: bool):
+    """The catalogue's `build` of the file-based dataset `name`."""
+    return build_list_dataset(name, split, root, opts.model_dump(), augment)

@@ -37,19 +37,14 @@ run seed): class sets from `[seed, 0]`, train from `[seed, 1, chunk]`, test from
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
-import torch
 from pydantic import ConfigDict
 from pydantic.dataclasses import dataclass
 
-from .catalogue import Dataset, DatasetInfo, register
+from .catalogue import dataset
 from .class_sets import all_needed_sets, objects_needed, plan_kinds, subset_accuracy
-from .memory import TensorImageDataset
-from .transforms import SCENES_MEAN_STD
 
 SHAPE_NAMES = ("circle", "square", "triangle", "cross", "diamond", "ring")
 COLOURS = {
@@ -93,7 +88,7 @@ class SceneConfig:
 
     @classmethod
     def from_options(cls, options: dict | None) -> SceneConfig:
-        return SCENES.parse_options(options)
+        return dataset("scenes").parse_options(options)
 
     @property
     def sprite(self) -> int:
@@ -376,54 +371,3 @@ def _render(cfg: SceneConfig, class_sets, n: int, seed: list[int]) -> SceneArray
         objects[:, j] = np.stack([kind, top, left, np.full(n, j < cfg.k)], 1)
     images = (np.clip(canvas, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(0, 3, 1, 2)
     return SceneArrays(np.ascontiguousarray(images), targets, kind_map, masks, objects)
-
-
-@lru_cache(maxsize=4)
-def _cached(cfg: SceneConfig, split: str) -> SceneArrays:
-    return generate(cfg, split)
-
-
-class SceneDataset(TensorImageDataset):
-    """A generated split with its ground truth.
-
-    Attributes: `images_uint8` uint8 `(N, 3, H, W)`; `masks` bool `(N, H, W)` (union of the
-    class-defining objects, in the stored, un-augmented geometry); `kind_map` int8
-    `(N, H, W)` (kind id per pixel, -1 background); `objects` int16 `(N, n_obj, 4)` (kind,
-    top, left, defining); `class_sets` (kind ids per class); `kind_names`; `config`.
-    """
-
-    per_sample = ("images_uint8", "masks", "kind_map", "objects")
-
-    def __init__(self, cfg: SceneConfig, split: str, augment: bool) -> None:
-        arrays = _cached(cfg, split)
-        self.config = cfg
-        self.class_sets = make_class_sets(cfg)
-        self.kind_names = cfg.kind_names
-        classes = ["+".join(self.kind_names[j] for j in s) for s in self.class_sets]
-        super().__init__(
-            torch.tensor(arrays.images), arrays.targets.tolist(), classes, SCENES_MEAN_STD, augment
-        )
-        self.masks = torch.tensor(arrays.masks)
-        self.kind_map = torch.tensor(arrays.kind_map)
-        self.objects = torch.tensor(arrays.objects)
-
-    def options(self) -> dict:
-        return asdict(self.config)
-
-    @property
-    def single_object_accuracy(self) -> float:
-        """Ceiling of a classifier shown one class-defining object (1 for k = 1, <= 1/2 else)."""
-        return single_object_accuracy(self.class_sets, self.config.n_kinds)
-
-
-SCENES = register(
-    Dataset(
-        name="scenes",
-        title="synthetic scenes",
-        options=SceneConfig,
-        info=lambda cfg, root: DatasetInfo(
-            cfg.num_classes, cfg.image_size, "synthetic", *SCENES_MEAN_STD
-        ),
-        build=lambda split, root, cfg, augment: SceneDataset(cfg, split, augment),
-    )
-)
