@@ -214,7 +214,7 @@ class RunConfig:
     @field_validator("pretrained")
     @classmethod
     def _known_weights(cls, pretrained: str | None) -> str | None:
-        from dctkd.models.registry import PRETRAINED_CHOICES
+        from dctkd.models.names import PRETRAINED_CHOICES
 
         if pretrained is not None and pretrained not in PRETRAINED_CHOICES:
             raise ValueError(f"unknown weights {pretrained!r}; expected null or one of "

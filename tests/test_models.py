@@ -23,7 +23,10 @@ from dctkd.models import (
     save_model,
     tap_shapes,
 )
+from dctkd.models.cifar import CIFAR_SPECS
+from dctkd.models.imagenet import IMAGENET_SPECS
 from dctkd.models.io import load_checkpoint
+from dctkd.models.names import CIFAR_MODELS, IMAGENET_MODELS
 
 IMAGENET = ["resnet18", "resnet34", "resnet50", "resnet152", "mobilenet_v2"]
 CIFAR = ["resnet8", "resnet14", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
@@ -52,6 +55,8 @@ def native(name: str) -> int:
 
 def test_names_and_families() -> None:
     assert sorted(MODEL_NAMES) == sorted(IMAGENET + CIFAR)
+    # the names config validation reads without torch are the ones the builders know
+    assert set(IMAGENET_MODELS) == set(IMAGENET_SPECS) and set(CIFAR_MODELS) == set(CIFAR_SPECS)
     assert {model_family(n) for n in IMAGENET} == {"imagenet"}
     assert {model_family(n) for n in CIFAR} == {"cifar"}
 

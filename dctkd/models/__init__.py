@@ -1,11 +1,23 @@
 """Backbones that return `(logits (B, K), [stage features (B, C_l, H_l, W_l)])`.
 
-See `docs/method.md#taps`.
+See `docs/method.md#taps`. The names and families are imported with the package; the rest,
+which needs torch, when first used (PEP 562), so config validation imports no torch.
 """
 
-from dctkd.models.io import load_model, load_state_into, save_model
-from dctkd.models.registry import MODEL_NAMES, build_model, model_family, tap_shapes
-from dctkd.models.tapped import TappedModel
+from typing import TYPE_CHECKING
+
+from dctkd.lazy import lazy_names
+from dctkd.models.names import MODEL_NAMES, model_family
+
+if TYPE_CHECKING:  # what a type checker and an editor see; nothing is imported at run time
+    from dctkd.models.io import load_model, load_state_into, save_model
+    from dctkd.models.registry import build_model, tap_shapes
+    from dctkd.models.tapped import TappedModel
+
+__getattr__ = lazy_names(__name__, {
+    "load_model": ".io", "load_state_into": ".io", "save_model": ".io",
+    "build_model": ".registry", "tap_shapes": ".registry", "TappedModel": ".tapped",
+})
 
 __all__ = [
     "MODEL_NAMES",

@@ -1,4 +1,4 @@
-"""Model names, families, construction and tap geometry."""
+"""Construction and tap geometry of the models `names.py` lists (its names re-exported here)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,15 @@ import operator
 
 import torch
 
-from dctkd.models.cifar import CIFAR_LEAVES, CIFAR_SPECS, CIFAR_TAPS, build_cifar
+from dctkd.models.cifar import CIFAR_LEAVES, CIFAR_TAPS, build_cifar
 from dctkd.models.imagenet import (
     IMAGENET_SPECS,
     MOBILENET_LEAVES,
     RESNET_LEAVES,
     build_imagenet,
 )
+from dctkd.models.names import MODEL_NAMES, PRETRAINED_CHOICES, model_family  # noqa: F401
 from dctkd.models.tapped import TappedModel
-
-MODEL_NAMES: tuple[str, ...] = tuple(IMAGENET_SPECS) + tuple(CIFAR_SPECS)
-PRETRAINED_CHOICES = ("imagenet",)
 
 
 def _positive_int(what: str, value: object) -> int:
@@ -28,15 +26,6 @@ def _positive_int(what: str, value: object) -> int:
     if isinstance(value, bool) or number < 1:
         raise ValueError(f"{what} must be a positive integer, got {value!r}.")
     return number
-
-
-def model_family(name: str) -> str:
-    """`"imagenet"` (4 taps, 224 px native) or `"cifar"` (3 taps, 32 px native)."""
-    if name in IMAGENET_SPECS:
-        return "imagenet"
-    if name in CIFAR_SPECS:
-        return "cifar"
-    raise ValueError(f"Unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}.")
 
 
 def build_model(name: str, num_classes: int, pretrained: str | None = None) -> TappedModel:
