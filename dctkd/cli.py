@@ -88,12 +88,12 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from .engine import check, ensure, run_path
-
     cfg = _resolve(args, args.overrides)
     if args.print_config:
         print(f"# run_id: {cfg.run_id}\n{dump_yaml(cfg)}", end="")
         return 0
+    from .engine import check, ensure, run_path
+
     check(cfg, _store(args))
     main_rank = os.environ.get("RANK", "0") == "0"
     if main_rank:

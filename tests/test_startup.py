@@ -1,7 +1,8 @@
 """The command line starts in proportion to its command: importing it, and the help of every
 command that needs no network or data, loads none of the heavy stacks (torch, torchvision,
-matplotlib, seaborn, papermill, submitit). Checked in a fresh interpreter, where nothing is
-imported yet."""
+matplotlib, seaborn, papermill, submitit); the commands that build no run (`train --help`,
+`train --print-config`, `status`) import no torch, since importing it alone takes seconds.
+Checked in a fresh interpreter, where nothing is imported yet."""
 
 from __future__ import annotations
 
@@ -19,23 +20,26 @@ _PROBE = """
 import json, sys
 from dctkd.cli import main
 try:
-    main({argv!r})
-except SystemExit:
-    pass
-print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))
+    code = main({argv!r})
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps([code, sorted(m for m in {heavy!r} if m in sys.modules)]))
 """
 
 
-def _heavy_loaded(argv: list[str] | None) -> list[str]:
+def _heavy_loaded(argv: list[str] | None, exit_codes: tuple[int, ...] = (0, 2)) -> list[str]:
     """The heavy top-level modules a fresh interpreter holds after importing the CLI and,
-    unless `argv` is None, running `dctkd <argv>`."""
+    unless `argv` is None, running `dctkd <argv>`, which must end with one of `exit_codes`
+    (2: a mistyped option), so a command that stops early cannot pass for a light one."""
     code = _PROBE.format(argv=argv, heavy=HEAVY) if argv is not None else (
-        f"import json, sys, dctkd.cli\nprint(json.dumps([m for m in {HEAVY!r} "
-        "if m in sys.modules]))")
+        f"import json, sys, dctkd.cli\nprint(json.dumps([0, [m for m in {HEAVY!r} "
+        "if m in sys.modules]]))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    exit_code, loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert exit_code in exit_codes, out.stderr[-2000:]
+    return loaded
 
 
 def test_importing_the_cli_loads_no_heavy_stack():
@@ -43,9 +47,27 @@ def test_importing_the_cli_loads_no_heavy_stack():
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["figures", "--help"], ["status", "--help"],
-                                  ["fetch-weights", "--help"], ["figures", "--nosuch"]])
+                                  ["fetch-weights", "--help"], ["figures", "--nosuch"],
+                                  ["train", "--help"], ["evaluate", "--help"],
+                                  ["train", "--nosuch"]])
 def test_help_and_a_mistyped_option_load_no_heavy_stack(argv):
     assert _heavy_loaded(argv) == []
+
+
+def test_printing_a_resolved_config_loads_no_heavy_stack():
+    """Validating and hashing a config with a teacher, a distillation method and its options
+    reads the method, dataset and model catalogues, not the code behind them."""
+    argv = ["train", "--print-config", "method.name=dct+kd", "method.options.variant=v2",
+            "teacher.model=resnet56", "model=resnet20", "data.name=cifar100"]
+    assert _heavy_loaded(argv, exit_codes=(0,)) == []
+
+
+def test_status_imports_no_torch(tmp_path):
+    """`dctkd status` computes every run id of a profile and reads the store, not torch
+    (submitit, which its Slurm settings come from, is light enough)."""
+    loaded = _heavy_loaded(["status", "--profile", "smoke", "--results", str(tmp_path)],
+                           exit_codes=(0,))
+    assert "torch" not in loaded and "torchvision" not in loaded, loaded
 
 
 def test_the_report_package_imports_its_names_on_first_use():

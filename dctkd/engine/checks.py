@@ -15,10 +15,9 @@ import os
 from pathlib import Path
 
 from dctkd.config import RunConfig
+from dctkd.errors import ConfigError
 from dctkd.files import free_mib
 from dctkd.losses import method, resolve
-
-from .runtime import ConfigError
 
 
 def check(cfg: RunConfig, store: str | os.PathLike | None = None) -> None:
