@@ -36,10 +36,11 @@ def survey(profile, notebooks, out: Path) -> tuple[list[tuple], dict[str, str]]:
     rows = []
     for nb in notebooks:
         cfgs = notebook_runs(profile, nb)
-        for cfg in cfgs:
-            if cfg.run_id not in states:
-                states[cfg.run_id] = run_state(cfg, store)
-        counts = Counter(states[c.run_id] for c in cfgs)
+        ids = [cfg.run_id for cfg in cfgs]  # a hash of the whole config: computed once each
+        for cfg, rid in zip(cfgs, ids, strict=True):
+            if rid not in states:
+                states[rid] = run_state(cfg, store)
+        counts = Counter(states[rid] for rid in ids)
         rows.append((nb.stem, len(cfgs), *(counts[s] for s in STATES),
                      builds.get(nb.stem, "never")))
     return rows, states
