@@ -227,11 +227,13 @@ R.table(
     "kstudy_budget",
     f"The budget check: Top-1 (%) of each run at its own epochs and re-trained with more "
     f"(schedule stretched), the gain, and whether it is at most {tolerance:g} points"
-    + ("" if len(budget) else "; this profile runs none (the kstudy profile does)") + ".",
+    + ("" if len(budget) else "; this build runs none, so no run of it is shown converged")
+    + ".",
 )
 if budget.empty:
-    print(f"Profile {P.name!r} runs no budget check; the kstudy profile checks every k and "
-          "method (make figures PROFILE=kstudy NB=13).")
+    print(f"This build (profile {P.name!r}, overrides {overrides}) runs no budget check: its "
+          "numbers are provisional. The kstudy profile as written checks seed 0 of every k "
+          "and method (make figures PROFILE=kstudy NB=13).")
 else:
     print(f"{int(budget['passes'].sum())} of {len(budget)} runs pass the budget check "
           f"(gain ≤ {tolerance:g} points); largest gain {budget['gain'].max():+.2f}.")
