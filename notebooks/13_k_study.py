@@ -9,6 +9,7 @@
 #       - kstudy_accuracy
 #       tables:
 #       - kstudy_claims
+#       - kstudy_hardest
 #       - kstudy_trend
 #       - kstudy_gains
 #       - kstudy_models
@@ -122,6 +123,15 @@ R.table(
     "intervals over teachers.",
 )
 display(by_k)
+hardest = study.kstudy_hardest(cells, runs)
+R.table(
+    hardest,
+    "kstudy_hardest",
+    "Per k: the teachers' and the students alone's Top-1 averaged over classes and their "
+    "three least accurate test classes (accuracy %, mean over seeds): where a k's difficulty "
+    "sits.",
+)
+display(hardest)
 gap = kstudy.gap_closed(accuracy)
 gap_table = claims.kstudy_estimates(gap, "fraction", ["method"])
 R.table(

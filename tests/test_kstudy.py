@@ -154,3 +154,22 @@ def test_budget_check_flags_runs_that_gain_more_than_the_tolerance():
                       "top1": [60.0, 60.0], "top1_longer": [61.5, 63.0]})
     got = kstudy.budget_check(b, 2.0)
     assert got["passes"].tolist() == [True, False] and got["gain"].tolist() == [1.5, 3.0]
+
+
+def test_kstudy_hardest_names_each_models_least_accurate_classes(tmp_path):
+    prof = load_profile("kstudy", ["families.kstudy.ks={1: null}"])
+    cells = [c for c in E.kstudy(prof) if c.param == "k"]
+    runs = {}
+    for c in cells:
+        path = tmp_path / c.run_id
+        path.mkdir(exist_ok=True)
+        low = 40.0 + c.seed if c.label == "Teacher" else 70.0  # one weak class per teacher
+        rows = [f"{i},kind-{i},100,0,{low if i == 3 else 100.0}" for i in range(10)]
+        (path / "per_class_best.csv").write_text(
+            "class,name,support,correct,accuracy\n" + "\n".join(rows) + "\n")
+        runs[c.run_id] = type("R", (), {"path": path})()
+    got = study.kstudy_hardest(cells, runs, n=2).set_index("model")
+    assert list(got.index) == ["Teacher", "Baseline"] and got.loc["Teacher", "seeds"] == 3
+    assert got.loc["Teacher", "least accurate classes"] == "kind-3 41, kind-0 100"
+    assert got.loc["Teacher", "mean over classes"] == pytest.approx(94.1)
+    assert got.loc["Baseline", "least accurate classes"].startswith("kind-3 70")

@@ -32,7 +32,7 @@ from dctkd.errors import RunFailed
 
 from .claims import ATTENTION_CLAIMS, metric_claims
 from .grid import Cell
-from .tables import mean_std
+from .tables import mean_std, per_class
 
 
 def load(cells: Sequence[Cell], runs: Mapping, which: str = "best") -> list[Trained]:
@@ -157,6 +157,27 @@ def kstudy_budget(cells: Sequence[Cell], runs: Mapping) -> pd.DataFrame:
                      "top1_longer": float(runs[c.run_id].metrics()["best"]["top1"])})
     return pd.DataFrame(rows, columns=["k", "method", "seed", "epochs", "epochs_longer", "top1",
                                        "top1_longer"])
+
+
+def kstudy_hardest(cells: Sequence[Cell], runs: Mapping, labels: Sequence[str] = (
+        TEACHER, "Baseline"), n: int = 3) -> pd.DataFrame:
+    """Per k and model: its `n` least accurate test classes, each class's accuracy (%) the
+    mean over that model's seeds (from `per_class_best.csv`), so a k whose difficulty rests
+    on a few classes shows which."""
+    rows = []
+    for k in sorted({int(c.value) for c in cells if c.param == "k"}):
+        for label in labels:
+            seeds = [c for c in cells if c.param == "k" and int(c.value) == k
+                     and c.label == label]
+            if not seeds:
+                continue
+            acc = pd.concat([per_class(runs[c.run_id]) for c in seeds]).groupby(
+                "name", sort=False)["accuracy"].mean().sort_values(kind="stable")
+            rows.append({"k": k, "model": label, "seeds": len(seeds),
+                         "mean over classes": round(acc.mean(), 1),
+                         "least accurate classes": ", ".join(
+                             f"{name} {value:.0f}" for name, value in acc.head(n).items())})
+    return pd.DataFrame(rows)
 
 
 def kstudy_overlap(
