@@ -86,10 +86,11 @@ def activation_map(features: Tensor, p: float = 2) -> Tensor:
 def spatial_min_max(a: Tensor) -> tuple[Tensor, Tensor]:
     """Per-map minimum and maximum over the last two dims of `(..., H, W)`, each `(..., 1, 1)`.
 
-    One pass (`aminmax`); tied extremes share the gradient equally.
+    Tied extremes share the gradient equally. `amin` and `amax` rather than the one-pass
+    `aminmax`: torch releases before 2.12 have no derivative for `aminmax`, and these maps
+    are small enough that the second pass costs nothing measurable.
     """
-    lo, hi = torch.aminmax(a.flatten(-2), dim=-1, keepdim=True)
-    return lo.unsqueeze(-1), hi.unsqueeze(-1)
+    return a.amin(dim=(-2, -1), keepdim=True), a.amax(dim=(-2, -1), keepdim=True)
 
 
 def remove_mean(a: Tensor) -> Tensor:
