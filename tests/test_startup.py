@@ -78,3 +78,14 @@ def test_the_report_package_imports_its_names_on_first_use():
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["dctkd.report.figures", "dctkd.report.notebook", "True"]
+
+
+def test_reading_a_profile_imports_no_submitit():
+    """A profile's Slurm settings are plain data: reading one (as `bench/train_step.py` and
+    `dctkd figures --plan` do) must not need submitit, which a GPU node may not have."""
+    code = ("import sys\nfrom dctkd.report.profile import load_profile\nimport dctkd.report.plan\n"
+            "load_profile('quick')\nprint('submitit' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["False"]

@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from dctkd.data import dataset as dataset_entry
-from dctkd.engine.slurm import SlurmSettings
+from dctkd.engine.slurm_settings import SlurmSettings
 from dctkd.errors import ConfigError
 from dctkd.losses import method_names
 from dctkd.validation import dotted, first_problem, parse_yaml
