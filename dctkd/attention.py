@@ -87,7 +87,7 @@ def spatial_min_max(a: Tensor) -> tuple[Tensor, Tensor]:
     """Per-map minimum and maximum over the last two dims of `(..., H, W)`, each `(..., 1, 1)`.
 
     Tied extremes share the gradient equally. `amin` and `amax` rather than the one-pass
-    `aminmax`: torch releases before 2.12 have no derivative for `aminmax`, and these maps
+    `aminmax`: torch 2.11 (found on a GPU node) has no derivative for `aminmax`, and these maps
     are small enough that the second pass costs nothing measurable.
     """
     return a.amin(dim=(-2, -1), keepdim=True), a.amax(dim=(-2, -1), keepdim=True)
