@@ -18,7 +18,7 @@ from dctkd.report.profile import load_profile
 def test_the_kstudy_profile_pairs_each_student_with_one_of_three_teachers_per_k():
     prof = load_profile("kstudy")
     cells = E.kstudy(prof)
-    assert len(E.unique_configs(cells)) == len(cells) == 4 * (3 + 4 * 6 + 5)
+    assert len(E.unique_configs(cells)) == len(cells) == 4 * (3 + 4 * 3 + 5)
     for k in (1, 2, 3, 4):
         main = [c for c in cells if c.value == k and c.param == "k"]
         assert sorted(c.seed for c in main if c.label == "Teacher") == [0, 1, 2]
@@ -28,10 +28,10 @@ def test_the_kstudy_profile_pairs_each_student_with_one_of_three_teachers_per_k(
                 assert c.cfg.teacher.seed == c.seed % 3
                 assert c.cfg.teacher.data.options == c.cfg.data.options
     # The teacher recipe and the student budget are the quick profile's (at its new budget),
-    # except k = 1's teachers: twice the epochs, schedule stretched (they fail the budget
-    # check at the quick recipe).
+    # stretched where a run failed the budget check at it: k = 1's teachers train 4x the
+    # epochs and k = 4's students 2x, every method alike.
     teacher = next(c for c in cells if c.label == "Teacher" and c.param == "k" and c.value == 2)
-    student = next(c for c in cells if c.label == "DCT" and c.param == "k" and c.value == 4)
+    student = next(c for c in cells if c.label == "DCT" and c.param == "k" and c.value == 3)
     quick = load_profile("quick")
     for role, cell in (("teacher", teacher), ("student", student)):
         recipe = E.role_config(quick, "scenes", role, cell.cfg.model, 0).optim
@@ -39,10 +39,15 @@ def test_the_kstudy_profile_pairs_each_student_with_one_of_three_teachers_per_k(
     recipe = E.role_config(quick, "scenes", "teacher", teacher.cfg.model, 0).optim
     for c in cells:
         if c.label == "Teacher" and c.param == "k":
-            factor = 2 if c.value == 1 else 1
+            factor = 4 if c.value == 1 else 1
             assert c.cfg.optim.epochs == factor * recipe.epochs, c.value
             assert c.cfg.optim.milestones == tuple(factor * m for m in recipe.milestones)
-    assert student.cfg.data.train_size == 275
+    recipe = student.cfg.optim
+    for c in cells:
+        if c.label != "Teacher" and c.param == "k":
+            factor = 2 if c.value == 4 else 1
+            assert c.cfg.optim.epochs == factor * recipe.epochs, (c.value, c.label)
+            assert c.cfg.optim.milestones == tuple(factor * m for m in recipe.milestones)
     # Calibrated per k (on val): fewer images where the task is easier.
     sizes = {c.value: c.cfg.data.train_size for c in cells if c.label == "Baseline"}
     assert sizes == {1: 220, 2: 140, 3: 200, 4: 275}
@@ -89,8 +94,8 @@ def test_kstudy_budget_pairs_each_longer_run_with_its_own_run():
     checked = kstudy.budget_check(got.reset_index()).set_index("method")["passes"]
     assert not checked["KD"] and checked.drop("KD").all()
     accuracy = study.kstudy_accuracy(cells, runs)
-    assert len(accuracy) == 3 + 4 * 6 and (accuracy["top1"] == 70.0).all()
-    assert accuracy.set_index(["method", "seed"])["teacher_seed"][("Baseline", 4)] == 1
+    assert len(accuracy) == 3 + 4 * 3 and (accuracy["top1"] == 70.0).all()
+    assert accuracy.set_index(["method", "seed"])["teacher_seed"][("Baseline", 1)] == 1
 
 
 def test_clustered_interval_is_the_interval_of_the_teacher_means():
@@ -173,3 +178,12 @@ def test_kstudy_hardest_names_each_models_least_accurate_classes(tmp_path):
     assert got.loc["Teacher", "least accurate classes"] == "kind-3 41, kind-0 100"
     assert got.loc["Teacher", "mean over classes"] == pytest.approx(94.1)
     assert got.loc["Baseline", "least accurate classes"].startswith("kind-3 70")
+
+
+def test_more_student_seeds_than_teachers_spread_over_the_teachers():
+    prof = load_profile("kstudy", ["seeds=[0,1,2,3,4,5]"])
+    assert E.kstudy_pairing(prof.family("kstudy"), prof) == {0: 0, 1: 1, 2: 2, 3: 0, 4: 1, 5: 2}
+    cells = [c for c in E.kstudy(prof) if c.param == "k" and c.value == 2 and c.label == "KD"]
+    assert {c.seed: c.cfg.teacher.seed for c in cells} == {0: 0, 1: 1, 2: 2, 3: 0, 4: 1, 5: 2}
+    assert {c.seed: c.cfg.data.holdout_seed for c in cells} == {
+        0: None, 1: None, 2: None, 3: 0, 4: 1, 5: 2}
