@@ -77,12 +77,14 @@ R.table(
     design,
     "kstudy_design",
     "Per k: classes, how their sets are made, defining kinds in use, distractor kinds and "
-    "distractors per image, the objects each class needs (fewest, most), and the best "
-    "accuracy (%) from one and from k − 1 of a class's objects.",
+    "distractors per image, the objects each class needs (fewest, most), the best "
+    "accuracy (%) from one and from k − 1 of a class's objects, and how its runs train "
+    "(teacher epochs; student training images and epochs).",
 )
 needed_ok = (design["objects needed (fewest)"] == design["k"]).all()
 print(f"objects needed = k at every k: {bool(needed_ok)}")
-for col in ("defining kinds", "distractor kinds", "distractors"):
+for col in ("defining kinds", "distractor kinds", "distractors", "teacher epochs",
+            "student images", "student epochs"):
     values = dict(zip(design["k"], design[col], strict=True))
     if len(set(values.values())) > 1:
         print(f"differs across k: {col} {values}")

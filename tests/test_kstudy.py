@@ -187,3 +187,11 @@ def test_more_student_seeds_than_teachers_spread_over_the_teachers():
     assert {c.seed: c.cfg.teacher.seed for c in cells} == {0: 0, 1: 1, 2: 2, 3: 0, 4: 1, 5: 2}
     assert {c.seed: c.cfg.data.holdout_seed for c in cells} == {
         0: None, 1: None, 2: None, 3: 0, 4: 1, 5: 2}
+
+
+def test_the_design_table_names_how_each_k_trains():
+    design = study.kstudy_design(E.kstudy(load_profile("kstudy"))).set_index("k")
+    assert design["teacher epochs"].to_dict() == {1: 96, 2: 24, 3: 24, 4: 24}
+    assert design["student epochs"].to_dict() == {1: 80, 2: 80, 3: 80, 4: 160}
+    assert design["student images"].to_dict() == {1: 220, 2: 140, 3: 200, 4: 275}
+    assert (design["objects needed (fewest)"] == design.index).all()

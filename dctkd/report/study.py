@@ -215,14 +215,27 @@ def kstudy_overlap(
 def kstudy_design(cells: Sequence[Cell]) -> pd.DataFrame:
     """A row per k: what its scenes ask (`scenes.task_facts`: defining and distractor kinds,
     distractors per image, objects each class needs, ceilings from one and from k - 1 of a
-    class's objects), read from the teachers' dataset configs."""
+    class's objects), read from the teachers' dataset configs, and how each k's runs train
+    (teacher epochs, student images and epochs), since a recipe may differ between k."""
     from dctkd.data import SceneConfig
     from dctkd.data.scenes import task_facts
 
-    rows = {}
+    rows: dict[int, dict] = {}
     for c in cells:
-        if c.label == TEACHER and c.param == "k" and int(c.value) not in rows:
-            rows[int(c.value)] = task_facts(SceneConfig.from_options(c.cfg.data.options))
+        k = int(c.value)
+        if c.param != "k":
+            continue
+        if c.label == TEACHER and k not in rows:
+            rows[k] = task_facts(SceneConfig.from_options(c.cfg.data.options))
+    for c in cells:  # after the task columns, whatever the order of the cells
+        row = rows.get(int(c.value)) if c.param == "k" else None
+        if row is None:
+            continue
+        if c.label == TEACHER:
+            row.setdefault("teacher epochs", c.cfg.optim.epochs)
+        else:
+            row.setdefault("student images", c.cfg.data.train_size)
+            row.setdefault("student epochs", c.cfg.optim.epochs)
     return pd.DataFrame([rows[k] for k in sorted(rows)]).round(1)
 
 
