@@ -220,23 +220,19 @@ def kstudy_design(cells: Sequence[Cell]) -> pd.DataFrame:
     from dctkd.data import SceneConfig
     from dctkd.data.scenes import task_facts
 
-    rows: dict[int, dict] = {}
-    for c in cells:
-        k = int(c.value)
-        if c.param != "k":
-            continue
-        if c.label == TEACHER and k not in rows:
-            rows[k] = task_facts(SceneConfig.from_options(c.cfg.data.options))
-    for c in cells:  # after the task columns, whatever the order of the cells
-        row = rows.get(int(c.value)) if c.param == "k" else None
-        if row is None:
-            continue
-        if c.label == TEACHER:
-            row.setdefault("teacher epochs", c.cfg.optim.epochs)
-        else:
-            row.setdefault("student images", c.cfg.data.train_size)
-            row.setdefault("student epochs", c.cfg.optim.epochs)
-    return pd.DataFrame([rows[k] for k in sorted(rows)]).round(1)
+    main = [c for c in cells if c.param == "k"]
+
+    def first(k: int, teacher: bool) -> Cell:
+        return next(c for c in main if int(c.value) == k and (c.label == TEACHER) == teacher)
+
+    rows = []
+    for k in sorted({int(c.value) for c in main}):
+        t, s = first(k, True), first(k, False)
+        rows.append({**task_facts(SceneConfig.from_options(t.cfg.data.options)),
+                     "teacher epochs": t.cfg.optim.epochs,
+                     "student images": s.cfg.data.train_size,
+                     "student epochs": s.cfg.optim.epochs})
+    return pd.DataFrame(rows).round(1)
 
 
 def ceilings(cells: Sequence[Cell]) -> dict[int, float]:
