@@ -6,13 +6,13 @@ Each stage adds one cost to the one before, so the table shows where a step's ti
   student   ResNet-18 forward + backward + SGD step on a fixed batch already on the device;
   +teacher  the same plus the frozen ResNet-50's forward (eval mode, no grad);
   +dct      the engine's real step: `Distiller` with method `dct` (CE + DCT term).
-The three model stages run with bf16 autocast, channels_last and `torch.compile` each on and
-off, on one shared synthetic batch. Every rate is also a ratio to the loader's rate and to
-the student-only rate of the same variant; compare those between runs, since absolute rates
-follow the machine's load. All cases are timed in one process, round-robin, as
-bench/dct_loss.py does, and each rate comes from the median over repeats. Compiling happens
-before any timing (inductor builds one graph per network and variant, minutes on a cold
-cache) and is reported on its own.
+The three model stages run with bf16 autocast, channels_last and `torch.compile` (of the
+networks and, as the engine does, of the DCT term) each on and off, on one shared synthetic
+batch. Every rate is also a ratio to the loader's rate and to the student-only rate of the
+same variant; compare those between runs, since absolute rates follow the machine's load.
+All cases are timed in one process, round-robin, as bench/dct_loss.py does, and each rate
+comes from the median over repeats. Compiling happens before any timing (inductor builds one
+graph per network and variant, minutes on a cold cache) and is reported on its own.
 
 The benchmark then says how many DataLoader workers keep the device fed: it times one
 worker (one thread) decoding and transforming JPEGs with PIL, as the dataset does, and with
@@ -273,6 +273,8 @@ def model_cases(
                 s, t, objective, **shapes, num_samples=args.batch, num_classes=args.classes,
                 batch_size=args.batch,
             )
+            if compiled:  # as the engine's runtime.compile does
+                distiller.term.compile()
             losses = {"student": student_only(s), "+teacher": with_teacher(s, t),
                       "+dct": with_dct(distiller)}
             for v in variants:

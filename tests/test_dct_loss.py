@@ -320,6 +320,27 @@ def test_bf16_input_is_computed_in_float32():
     assert all(f.grad.dtype == torch.bfloat16 and torch.isfinite(f.grad).all() for f in s16)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["v1", "dct2"])
+def test_compiled_term_matches_eager(variant):
+    # `runtime.compile` compiles the term (DCTLoss.compiles); inductor must not change it.
+    student, teacher = _random_feats(STUDENT, 15), _random_feats(TEACHER, 16)
+    logits = torch.randn(4, 3, generator=torch.Generator().manual_seed(17))
+    targets = logits.argmax(1)
+    targets[0] = (targets[0] + 1) % 3  # one sample the teacher gets wrong: masked out
+    term = DCTLoss(variant=variant)
+    grads = []
+    for fn in (term, torch.compile(term, dynamic=False)):
+        feats = [f.clone().requires_grad_() for f in student]
+        value = fn(feats, teacher, logits, targets)
+        value.backward()
+        grads.append((value.detach(), [f.grad for f in feats]))
+    (v_eager, g_eager), (v_compiled, g_compiled) = grads
+    assert v_eager > 0
+    torch.testing.assert_close(v_compiled, v_eager, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(g_compiled, g_eager, rtol=1e-4, atol=1e-6)
+
+
 # --- errors and construction ------------------------------------------------------------------
 
 

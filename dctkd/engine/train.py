@@ -222,6 +222,8 @@ def _fit(s: Setup) -> dict:
         s.distiller.student.compile()
         if s.distiller.teacher is not None:
             s.distiller.teacher.compile()
+        if s.distiller.term is not None and s.distiller.term.compiles:
+            s.distiller.term.compile()
     if d.world > 1:
         model = _ddp(s.distiller, device)
     state = {"epoch": 0, "best_top1": -math.inf, "best_epoch": 0, "history": [],

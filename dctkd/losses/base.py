@@ -29,7 +29,13 @@ class DistillTerm(nn.Module):
 
     Subclasses implement `distill`; trainable parts (regressors, embeddings) are ordinary
     sub-modules, so the trainer optimises them with the student.
+
+    `compiles`: the term's `forward` is tensor math on fixed shapes, so `runtime.compile`
+    compiles it with the networks. On a GPU such a term is launch-bound in eager mode (many
+    small kernels on small maps), which compiling fuses (docs/deviations.md#channels-last).
     """
+
+    compiles = False
 
     def distill(
         self,

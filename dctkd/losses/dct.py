@@ -158,6 +158,8 @@ class DCTLoss(DistillTerm):
     taps to distil (None = all).
     """
 
+    compiles = True
+
     def __init__(
         self,
         variant: str = "v1",
