@@ -46,8 +46,8 @@ def test_overrides_reach_runs_and_integer_keys():
     students = [c for c in E.kstudy(prof) if c.label != TEACHER_LABEL and c.param == "k"]
     assert {c.seed for c in students} == {7}
     # A role's setting reaches every k except one whose own layer sets it (k = 4's students
-    # train 320 epochs): the more specific layer wins.
-    assert {c.value: c.cfg.optim.epochs for c in students} == {1: 3, 2: 3, 3: 3, 4: 320}
+    # train 640 epochs): the more specific layer wins.
+    assert {c.value: c.cfg.optim.epochs for c in students} == {1: 3, 2: 3, 3: 3, 4: 640}
     k1 = [c for c in E.kstudy(prof) if c.value == 1]
     assert {c.cfg.data.options["distractors"] for c in k1} == {2}
     assert all(c.cfg.data.options["k"] == 1 for c in k1)

@@ -192,6 +192,6 @@ def test_more_student_seeds_than_teachers_spread_over_the_teachers():
 def test_the_design_table_names_how_each_k_trains():
     design = study.kstudy_design(E.kstudy(load_profile("kstudy"))).set_index("k")
     assert design["teacher epochs"].to_dict() == {1: 96, 2: 24, 3: 24, 4: 24}
-    assert design["student epochs"].to_dict() == {1: 80, 2: 80, 3: 80, 4: 320}
+    assert design["student epochs"].to_dict() == {1: 80, 2: 80, 3: 80, 4: 640}
     assert design["student images"].to_dict() == {1: 220, 2: 140, 3: 200, 4: 275}
     assert (design["objects needed (fewest)"] == design.index).all()
