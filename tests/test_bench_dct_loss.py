@@ -1,26 +1,12 @@
 """The DCT-loss benchmark times every method on every requested feature format."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "dct_loss.py"
-
-
-def load_bench(monkeypatch):
-    """bench/ is no package: load the script as a module (it imports its sibling)."""
-    monkeypatch.syspath_prepend(str(BENCH.parent))
-    spec = importlib.util.spec_from_file_location("bench_dct_loss", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
-    return module
+import torch
+from bench_helpers import load_bench
 
 
 def test_every_method_on_every_format(monkeypatch, capsys):
-    bench = load_bench(monkeypatch)
+    bench = load_bench("dct_loss", monkeypatch)
     bench.main(["--device", "cpu", "--batch", "2", "--repeats", "1", "--warmup", "0",
                 "--formats", "fp32,bf16-cl"])
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
@@ -32,9 +18,7 @@ def test_every_method_on_every_format(monkeypatch, capsys):
 
 
 def test_formats_keep_dtype_layout_and_fresh_student_leaves(monkeypatch):
-    import torch
-
-    bench = load_bench(monkeypatch)
+    bench = load_bench("dct_loss", monkeypatch)
     inputs = bench.make_inputs(2)
     student, teacher, _, _ = bench.formatted(inputs, "bf16-cl", torch.device("cpu"))
     assert all(f.dtype == torch.bfloat16 for f in student + teacher)
@@ -45,4 +29,4 @@ def test_formats_keep_dtype_layout_and_fresh_student_leaves(monkeypatch):
 
 def test_unknown_format_is_one_line(monkeypatch):
     with pytest.raises(SystemExit, match=r"--formats: expected names from .*got \['fp16'\]"):
-        load_bench(monkeypatch).main(["--device", "cpu", "--formats", "fp16"])
+        load_bench("dct_loss", monkeypatch).main(["--device", "cpu", "--formats", "fp16"])

@@ -1,17 +1,10 @@
 """The engine benchmark runs its four cases end to end on the smoke profile."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "engine.py"
+from bench_helpers import load_bench
 
 
 def test_engine_bench_times_the_engine_against_a_bare_loop(monkeypatch, capsys):
-    spec = importlib.util.spec_from_file_location("bench_engine", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
+    module = load_bench("engine", monkeypatch)
 
     ratios = module.main(["--profile", "smoke", "--method", "dct", "--repeats", "1",
                           "--epochs", "1"])

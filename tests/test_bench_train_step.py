@@ -1,27 +1,14 @@
 """The training-step benchmark runs end to end at a tiny size and reports consistent numbers."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "train_step.py"
-
-
-def load_bench(monkeypatch):
-    """bench/ is no package: load the script as a module (registered, as dataclasses need)."""
-    spec = importlib.util.spec_from_file_location("bench_train_step", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
-    return module
+from bench_helpers import load_bench
 
 
 def test_tiny_run_reports_every_stage_and_variant(tmp_path, monkeypatch):
     out = tmp_path / "bench.json"
-    load_bench(monkeypatch).main([
+    load_bench("train_step", monkeypatch).main([
         "--device", "cpu", "--batch", "2", "--size", "64", "--classes", "10", "--repeats", "1",
         "--warmup", "0", "--jpegs", "3", "--no-compile", "--json", str(out),
     ])

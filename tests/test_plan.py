@@ -4,14 +4,13 @@ of a Slurm array; one-line errors for a bad throughput."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from bench_helpers import load_bench
 from paper_layouts import ADE_CLASSES, write_paper_data
 
 from dctkd.cli import main
@@ -168,11 +167,7 @@ def test_official_split_sizes_are_those_of_the_protocol():
 
 
 def test_bench_save_writes_what_the_plan_reads(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("bench_train_step",
-                                                  REPO / "bench" / "train_step.py")
-    bench = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, bench)
-    spec.loader.exec_module(bench)
+    bench = load_bench("train_step", monkeypatch)
     out = tmp_path / "tp.json"
     bench.main(["--device", "cpu", "--batch", "2", "--size", "32", "--classes", "10",
                 "--repeats", "1", "--warmup", "0", "--jpegs", "2", "--no-compile",
