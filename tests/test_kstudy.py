@@ -50,7 +50,7 @@ def test_the_kstudy_profile_pairs_each_student_with_one_of_three_teachers_per_k(
             assert c.cfg.optim.milestones == tuple(factor * m for m in recipe.milestones)
     # Calibrated per k (on val): fewer images where the task is easier.
     sizes = {c.value: c.cfg.data.train_size for c in cells if c.label == "Baseline"}
-    assert sizes == {1: 220, 2: 140, 3: 200, 4: 275}
+    assert sizes == {1: 220, 2: 140, 3: 200, 4: 250}
 
 
 def test_the_budget_check_stretches_seed_0_and_its_teacher_at_every_k():
@@ -193,5 +193,5 @@ def test_the_design_table_names_how_each_k_trains():
     design = study.kstudy_design(E.kstudy(load_profile("kstudy"))).set_index("k")
     assert design["teacher epochs"].to_dict() == {1: 96, 2: 24, 3: 24, 4: 24}
     assert design["student epochs"].to_dict() == {1: 80, 2: 80, 3: 80, 4: 640}
-    assert design["student images"].to_dict() == {1: 220, 2: 140, 3: 200, 4: 275}
+    assert design["student images"].to_dict() == {1: 220, 2: 140, 3: 200, 4: 250}
     assert (design["objects needed (fewest)"] == design.index).all()
