@@ -88,6 +88,7 @@ for col in ("defining kinds", "distractor kinds", "distractors", "teacher epochs
     values = dict(zip(design["k"], design[col], strict=True))
     if len(set(values.values())) > 1:
         print(f"differs across k: {col} {values}")
+differ = study.kstudy_epochs_note(design)  # named in every caption that compares methods
 design
 
 # %%
@@ -122,7 +123,7 @@ R.table(
     "Per k: Top-1 (%) of the teachers and of the student alone, the gap between each teacher "
     "and the students alone paired with it, the one-object ceiling, and DCT's Top-1 "
     "differences (points) against AT, KD and the student alone, paired by seed; 95 % "
-    "intervals over teachers.",
+    "intervals over teachers." + differ,
 )
 display(by_k)
 hardest = study.kstudy_hardest(cells, runs)
@@ -141,7 +142,7 @@ R.table(
     "kstudy_gap_closed",
     "Per k and method: the share of the teacher − student-alone gap the method closes, "
     "(method − alone) / (teacher − alone) per teacher, mean over teachers with its 95 % "
-    "interval: 0 is the student alone, 1 the teacher.",
+    "interval: 0 is the student alone, 1 the teacher." + differ,
 )
 gap_table
 
@@ -153,7 +154,7 @@ R.table(
     "kstudy_gains",
     "Gain of the DCT student over AT, KD and the student alone per k (per seed, paired by "
     "seed; mean ± std over seeds): Top-1 in points, overlap measures in their own units, "
-    "beside the one-object ceiling of each k.",
+    "beside the one-object ceiling of each k." + differ,
 )
 fig = figures.k_study_plot(gains, panel="quantity")
 R.figure(
@@ -161,7 +162,7 @@ R.figure(
     "kstudy_gains",
     "Gain of DCT over AT, KD and the student alone against the number k of objects each "
     "class needs, mean ± std over seeds (Top-1 in points; overlap with the teacher's "
-    "activation maps averaged over levels).",
+    "activation maps averaged over levels)." + differ,
 )
 fig = figures.k_study_plot(
     kstudy.accuracy_vs_k(frame, ceiling),
@@ -195,7 +196,7 @@ R.table(
     overlap_table,
     "kstudy_overlap",
     "Per k, overlap measure and student: the overlap of its activation maps with its own "
-    "teacher's, mean over teachers with its 95 % interval.",
+    "teacher's, mean over teachers with its 95 % interval." + differ,
 )
 att = gains[gains["quantity"] != "Top-1 (%)"]
 display(claims.kstudy_estimates(att, "gain", ["quantity", "comparison"], digits=3))
@@ -219,7 +220,7 @@ R.table(
     "kstudy_trend",
     "Slope against k of each per-k estimate (DCT's paired gains; each method's share of the "
     "gap closed), fitted on one point per k, with its 95 % interval and the verdict it "
-    "supports.",
+    "supports." + differ,
 )
 for _, r in trend[trend["quantity"].isin(["Top-1 (%)", "gap closed"])].iterrows():
     print(f"{r['comparison']} [{r['quantity']}]: {r['slope per k']:+.3f} per extra object, "

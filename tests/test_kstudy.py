@@ -29,7 +29,7 @@ def test_the_kstudy_profile_pairs_each_student_with_one_of_three_teachers_per_k(
                 assert c.cfg.teacher.data.options == c.cfg.data.options
     # The teacher recipe and the student budget are the quick profile's (at its new budget),
     # stretched where a run failed the budget check at it: k = 1's teachers train 4x the
-    # epochs and k = 4's students 8x, every method alike.
+    # epochs and k = 4's KD students 8x (the others stay at 1x).
     teacher = next(c for c in cells if c.label == "Teacher" and c.param == "k" and c.value == 2)
     student = next(c for c in cells if c.label == "DCT" and c.param == "k" and c.value == 3)
     quick = load_profile("quick")
@@ -45,12 +45,12 @@ def test_the_kstudy_profile_pairs_each_student_with_one_of_three_teachers_per_k(
     recipe = student.cfg.optim
     for c in cells:
         if c.label != "Teacher" and c.param == "k":
-            factor = 8 if c.value == 4 else 1
+            factor = 8 if (c.value, c.label) == (4, "KD") else 1
             assert c.cfg.optim.epochs == factor * recipe.epochs, (c.value, c.label)
             assert c.cfg.optim.milestones == tuple(factor * m for m in recipe.milestones)
     # Calibrated per k (on val): fewer images where the task is easier.
     sizes = {c.value: c.cfg.data.train_size for c in cells if c.label == "Baseline"}
-    assert sizes == {1: 220, 2: 140, 3: 200, 4: 250}
+    assert sizes == {1: 220, 2: 140, 3: 200, 4: 255}
 
 
 def test_the_budget_check_stretches_seed_0_and_its_teacher_at_every_k():
@@ -192,6 +192,31 @@ def test_more_student_seeds_than_teachers_spread_over_the_teachers():
 def test_the_design_table_names_how_each_k_trains():
     design = study.kstudy_design(E.kstudy(load_profile("kstudy"))).set_index("k")
     assert design["teacher epochs"].to_dict() == {1: 96, 2: 24, 3: 24, 4: 24}
-    assert design["student epochs"].to_dict() == {1: 80, 2: 80, 3: 80, 4: 640}
-    assert design["student images"].to_dict() == {1: 220, 2: 140, 3: 200, 4: 250}
+    assert design["student epochs"].to_dict() == {1: "80", 2: "80", 3: "80", 4: "80; KD 640"}
+    assert design["student images"].to_dict() == {1: 220, 2: 140, 3: 200, 4: 255}
+    note = study.kstudy_epochs_note(design.reset_index())
+    assert "k = 4 (80; KD 640)" in note and "k = 1" not in note
+    alike = study.kstudy_design(E.kstudy(load_profile("kstudy", [
+        "families.kstudy.ks.4.methods={}"])))
+    assert study.kstudy_epochs_note(alike) == ""
     assert (design["objects needed (fewest)"] == design.index).all()
+
+
+def test_a_k_can_set_one_methods_students_apart_and_a_stray_method_is_refused():
+    prof = load_profile("kstudy", ["families.kstudy.ks.2.methods={at: {data: {train_size: 90}}}"])
+    cells = [c for c in E.kstudy(prof) if c.param == "k" and c.value == 2]
+    sizes = {(c.label, c.seed): c.cfg.data.train_size for c in cells if c.label != "Teacher"}
+    assert {n for (label, _), n in sizes.items() if label == "AT"} == {90}
+    assert {n for (label, _), n in sizes.items() if label != "AT"} == {140}
+    at = next(c for c in cells if c.label == "AT")
+    kd = next(c for c in cells if c.label == "KD" and c.seed == at.seed)
+    assert at.cfg.teacher == kd.cfg.teacher  # the layer leaves the k's teachers alone
+    with pytest.raises(ValueError, match=r"ks\.2\.methods names \['pkt'\]"):
+        load_profile("kstudy", ["families.kstudy.ks.2.methods={pkt: {}}"])
+
+
+def test_a_misspelt_key_of_a_k_stops_at_load():
+    from dctkd.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"families\.kstudy\.ks\.4\.metods"):
+        load_profile("kstudy", ["families.kstudy.ks.4.metods={kd: {}}"])

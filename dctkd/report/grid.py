@@ -224,9 +224,11 @@ def _kstudy_student(profile: Profile, ds: str, pair: tuple[str, str], method: st
 def kstudy(profile: Profile) -> list[Cell]:
     """Multi- vs single-attention: scenes whose classes need k objects, for each k the
     teachers of `teacher_seeds` and every method's students, each paired with one teacher
-    (`kstudy_pairing`). With `budget: {factor, seeds}`, the runs of those seeds (their
-    teachers included) also re-trained with `factor` x the epochs (`stretched`): cells of
-    param `"budget"` with their run's label, listed first, the study's convergence check.
+    (`kstudy_pairing`). A k's `methods: {method: layer}` sets one method's students apart
+    (the layer is merged over their role settings). With `budget: {factor, seeds}`, the
+    runs of those seeds (their teachers included) also re-trained with `factor` x the epochs
+    (`stretched`): cells of param `"budget"` with their run's label, listed first, the
+    study's convergence check.
     """
     f = profile.family("kstudy")
     ds, pair = f["dataset"], pair_of(profile, f["dataset"], f.get("pair", 0))
@@ -237,12 +239,16 @@ def kstudy(profile: Profile) -> list[Cell]:
     out: list[Cell] = []
     for k, variant in sorted(f["ks"].items()):
         variant = merge_layers({"options": {"k": int(k)}}, variant or {})
+        by_method = variant.pop("methods", None) or {}  # names checked at profile load
         for t in dict.fromkeys(pairing.values()):
             cfg = role_config(profile, ds, "teacher", pair[0], t, variant)
             out.append(Cell("kstudy", ds, pair[0], pair[1], TEACHER, t, cfg, "k", int(k)))
         for m in f["methods"]:
+            # A method's own layer over its students' settings (e.g. the budget at which
+            # it reaches its plateau); the teachers stay the k's.
+            own = merge_layers(variant, {"roles": {"student": by_method.get(m) or {}}})
             out += [Cell("kstudy", ds, pair[0], pair[1], method_label(m), seed,
-                         _kstudy_student(profile, ds, pair, m, seed, t, variant), "k", int(k))
+                         _kstudy_student(profile, ds, pair, m, seed, t, own), "k", int(k))
                     for seed, t in pairing.items()]
     their_teachers = {pairing[s] for s in checked if s in pairing}
     longer = [c for c in out if c.seed in (their_teachers if c.label == TEACHER else checked)]

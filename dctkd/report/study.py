@@ -231,8 +231,30 @@ def kstudy_design(cells: Sequence[Cell]) -> pd.DataFrame:
         rows.append({**task_facts(SceneConfig.from_options(t.cfg.data.options)),
                      "teacher epochs": t.cfg.optim.epochs,
                      "student images": s.cfg.data.train_size,
-                     "student epochs": s.cfg.optim.epochs})
+                     "student epochs": _student_epochs(
+                         [c for c in main if int(c.value) == k and c.label != TEACHER])})
     return pd.DataFrame(rows).round(1)
+
+
+def kstudy_epochs_note(design: pd.DataFrame) -> str:
+    """A caption sentence naming the ks at which the compared students do not all train as
+    long (from `kstudy_design`'s "student epochs"); empty when they do at every k."""
+    apart = [f"k = {k} ({text})" for k, text in zip(design["k"], design["student epochs"],
+                                                     strict=True) if ";" in str(text)]
+    if not apart:
+        return ""
+    return (f" The compared students do not all train as long at {', '.join(apart)}: each "
+            "method at a budget its seed-0 run passes the budget check with.")
+
+
+def _student_epochs(students: Sequence[Cell]) -> str:
+    """`"80"` when a k's students all train as long, else the most common count and the
+    methods set apart: `"80; KD 640"`."""
+    by_label = {c.label: c.cfg.optim.epochs for c in students}
+    counts = list(by_label.values())
+    common = max(dict.fromkeys(counts), key=counts.count)
+    apart = [f"{label} {n}" for label, n in by_label.items() if n != common]
+    return "; ".join([str(common), *apart])
 
 
 def ceilings(cells: Sequence[Cell]) -> dict[int, float]:
