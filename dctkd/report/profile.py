@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -23,6 +23,7 @@ from pydantic import (
     StrictBool,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 
 from dctkd.data import dataset as dataset_entry
@@ -254,10 +255,29 @@ class _KBudget(BaseModel):
     seeds: list[NonNegativeInt] = [0]
 
 
+class _KVariant(BaseModel):
+    """One k of the k-study: its scene options, its role settings, and layers over the
+    students of single methods."""
+
+    model_config = _FIELDS
+    options: dict = {}
+    roles: dict[Literal["teacher", "student"], dict] = {}
+    methods: dict[str, dict] = {}
+
+
 class _KStudy(_Methods):
-    ks: dict[int, dict | None]
+    ks: dict[int, _KVariant | None]
     teacher_seeds: list[NonNegativeInt] | None = None
     budget: _KBudget | None = None
+
+    @model_validator(mode="after")
+    def _layers_name_trained_methods(self) -> _KStudy:
+        for k, variant in self.ks.items():
+            unknown = sorted(set(variant.methods) - set(self.methods)) if variant else []
+            if unknown:
+                raise ValueError(f"ks.{k}.methods names {unknown}, which the study does not "
+                                 f"train; expected some of {self.methods}")
+        return self
 
 
 # The keys each experiment family of `dctkd.report.grid` reads (one entry per family there);
