@@ -19,7 +19,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	# Notebook outputs never reach a commit: nbstripout cleans *.ipynb (.gitattributes) on add.
-	if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install; fi
+	# A fresh clone wrote its notebooks in the same second as its index, so git re-checks each
+	# one through that filter until the index is refreshed: once here, not in every run's
+	# provenance (`git status`).
+	if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install; \
+	  git update-index -q --refresh >/dev/null || true; fi
 	touch $(STAMP)
 
 test: env

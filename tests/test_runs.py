@@ -140,3 +140,26 @@ def test_ensure_all_trains_teachers_first_in_worker_processes(tmp_path):
     teacher_end = json.loads((tmp_path / teacher.run_id / "provenance.json").read_text())
     for r in got:
         assert r.provenance()["start_time"] >= teacher_end["end_time"]
+
+
+def test_a_run_records_its_commit_when_gits_dirty_check_is_slow(tmp_path):
+    """A fresh clone's first `git status` runs the clean filter (nbstripout) on each notebook:
+    when that outlasts the timeout the commit is still recorded, and only `dirty` is unknown."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    git("init", "-q")
+    git("config", "user.email", "a@b"), git("config", "user.name", "a")
+    (tmp_path / ".gitattributes").write_text("*.ipynb filter=slow\n")
+    (tmp_path / "a.ipynb").write_text("{}\n")
+    git("add", "."), git("commit", "-qm", "x")
+    git("config", "filter.slow.clean", "sleep 3; cat")
+    git("config", "filter.slow.required", "true")
+    os.utime(tmp_path / "a.ipynb", (1, 1))  # same content, new stat: git must clean it again
+    head = git("rev-parse", "HEAD")
+    assert runs.git_state(tmp_path, timeout=1.0) == (head, None)
+    assert runs.git_state(tmp_path) == (head, False)  # given the time, it is clean
+    (tmp_path / "a.ipynb").write_text("{ }\n")
+    assert runs.git_state(tmp_path) == (head, True)
+    assert runs.git_state(tmp_path.parent / "not-a-repo-anywhere") == (None, None)

@@ -335,20 +335,29 @@ def provenance(cfg: RunConfig) -> dict:
 
 @lru_cache(maxsize=1)
 def _git_state() -> tuple[str | None, bool | None]:
-    root = Path(__file__).resolve().parent.parent
+    return git_state(Path(__file__).resolve().parent.parent)
+
+
+def git_state(folder: Path, timeout: float = 10.0) -> tuple[str | None, bool | None]:
+    """`(commit, dirty)` of the checkout holding `folder`; None for what git cannot say in
+    `timeout` seconds. The commit is asked apart from the dirty check: in a fresh clone
+    `git status` runs the notebooks' nbstripout filter on every notebook once (tens of
+    seconds), and a run records its commit all the same (`make env` pays that once)."""
+    commit = _git(folder, timeout, "rev-parse", "HEAD")
+    if commit is None:
+        return None, None
+    status = _git(folder, timeout, "status", "--porcelain", "--untracked-files=no")
+    return commit, None if status is None else bool(status)
+
+
+def _git(folder: Path, timeout: float, *args: str) -> str | None:
+    """`git args` run in `folder`: its stripped output, or None if it failed or timed out."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, timeout=10,
-        )
+        done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True,
+                              timeout=timeout)
     except (OSError, subprocess.SubprocessError):
-        return None, None
-    if commit.returncode != 0:
-        return None, None
-    return commit.stdout.strip(), bool(status.stdout.strip())
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def _dctkd_version() -> str:
