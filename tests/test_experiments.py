@@ -29,6 +29,20 @@ def test_every_family_of_every_profile_builds(name):
                 assert method_label(cell.cfg.method.name) == cell.label or cell.label in controls
 
 
+@pytest.mark.parametrize("name", ["quick", "full", "kstudy"])
+def test_the_cpu_profiles_train_in_float32_on_every_cpu(name):
+    # `auto` would mean bf16 autocast on a CPU with avx512_bf16 and float32 elsewhere.
+    prof = load_profile(name)
+    cells = E.grid(prof, sorted(E.defined_families(prof)))
+    configs = [c.cfg for c in cells] + [c.cfg.teacher for c in cells if c.cfg.teacher]
+    assert {cfg.runtime.amp for cfg in configs} == {"off"}
+
+
+def test_the_gpu_profile_leaves_autocast_to_the_hardware():
+    cells = E.grid(load_profile("paper", data="/nowhere"), ["main"])
+    assert {c.cfg.runtime.amp for c in cells} == {"auto"}
+
+
 def test_unknown_profile_and_bad_override_are_clear():
     with pytest.raises(ValueError, match="unknown profile 'nope'"):
         load_profile("nope")

@@ -163,3 +163,10 @@ def test_a_run_records_its_commit_when_gits_dirty_check_is_slow(tmp_path):
     (tmp_path / "a.ipynb").write_text("{ }\n")
     assert runs.git_state(tmp_path) == (head, True)
     assert runs.git_state(tmp_path.parent / "not-a-repo-anywhere") == (None, None)
+
+
+@pytest.mark.parametrize(("amp", "recorded"), [("off", "off"), ("bf16", "bfloat16")])
+def test_provenance_records_the_autocast_a_run_trained_under(amp, recorded):
+    # Not part of the run's id (`runtime`), so the file is where a mixed store shows.
+    cfg = tiny(**{"runtime.amp": amp, "runtime.device": "cpu"})
+    assert runs.provenance(cfg)["autocast"] == recorded

@@ -308,10 +308,15 @@ def provenance(cfg: RunConfig) -> dict:
     import torch
     import torchvision
 
+    from .runtime import amp_dtype
+
     commit, dirty = _git_state()
     device = "cpu"
     if torch.cuda.is_available() and cfg.runtime.device != "cpu":
         device = torch.cuda.get_device_name(0)
+    # What `runtime.amp` became on this machine (`auto` means bf16 on some CPUs, fp32 on
+    # others): not part of the run's id, and it moves the results.
+    dtype = amp_dtype(cfg.runtime.amp, torch.device("cpu" if device == "cpu" else "cuda"))
     return {
         "run_id": cfg.run_id,
         "seed": cfg.seed,
@@ -325,6 +330,7 @@ def provenance(cfg: RunConfig) -> dict:
             "dctkd": _dctkd_version(),
         },
         "device": device,
+        "autocast": str(dtype).removeprefix("torch.") if dtype else "off",
         "cpu_threads": torch.get_num_threads(),
         "host": socket.gethostname(),
         "platform": platform.platform(),
