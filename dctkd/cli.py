@@ -41,6 +41,9 @@ def config_keys(cls: type = RunConfig, prefix: str = "") -> list[tuple[str, str,
             out += config_keys(type(value), key + ".")
         elif f.name == "teacher":
             out.append((f"{key}.<key>", "RunConfig", "(none) the teacher's own fields, as above"))
+        elif f.name == "init":
+            out.append((f"{key}.<key>", "RunConfig",
+                        "(none) the run whose weights start this one (all but its classifier)"))
         else:
             hint = hints[f.name]
             name = hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")

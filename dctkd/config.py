@@ -190,11 +190,18 @@ class Runtime:
 
 @dataclass(frozen=True, config=_FIELDS)
 class RunConfig:
-    """One training run. A teacher is itself a `RunConfig`, found in the run store by hash."""
+    """One training run. A teacher is itself a `RunConfig`, found in the run store by hash.
+
+    `init` is another run (same architecture, any dataset) whose val-selected weights start
+    this network, all but its classifier: pre-training on a separate task, as ImageNet
+    pre-training is for the paper's teachers (docs/protocol.md#pre-training). `pretrained`
+    names published weights instead (`imagenet`); a run takes one or neither.
+    """
 
     model: str = "resnet8"
     data: DataConfig = field(default_factory=DataConfig)
     pretrained: str | None = None
+    init: RunConfig | None = None
     teacher: RunConfig | None = None
     method: MethodConfig = field(default_factory=MethodConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -222,6 +229,12 @@ class RunConfig:
         return pretrained
 
     @property
+    def prerequisites(self) -> list[RunConfig]:
+        """The runs that must be finished before this one trains: the run its weights start
+        from, then its teacher."""
+        return [c for c in (self.init, self.teacher) if c is not None]
+
+    @property
     def run_id(self) -> str:
         """`<model>-<method>-s<seed>-<hash8>`: readable, and unique per identity."""
         method = self.method.name.replace("+", "_")
@@ -229,6 +242,21 @@ class RunConfig:
 
 
 rebuild_dataclass(RunConfig)  # `teacher` is a RunConfig itself
+
+
+def needed_first(cfg: RunConfig) -> list[RunConfig]:
+    """Every run `cfg` needs finished before it trains (`prerequisites`, at any depth), each
+    listed after the runs it needs itself."""
+    out: dict[str, RunConfig] = {}
+
+    def visit(c: RunConfig) -> None:
+        for before in c.prerequisites:
+            if before.run_id not in out:
+                visit(before)
+                out[before.run_id] = before
+
+    visit(cfg)
+    return list(out.values())
 
 
 def _one_line_errors(cls: type) -> None:
@@ -296,15 +324,17 @@ def identity(cfg: RunConfig) -> dict:
     from dctkd.losses import canonical_method
 
     data = replace(cfg.data, options=canonical_options(cfg.data.name, cfg.data.options))
-    teacher = identity(cfg.teacher) if cfg.teacher is not None else None
-    out = to_dict(replace(cfg, data=data, method=canonical_method(cfg.method), teacher=None),
-                  identity_only=True)
-    out["teacher"] = teacher
+    out = to_dict(replace(cfg, data=data, method=canonical_method(cfg.method), teacher=None,
+                          init=None), identity_only=True)
+    out["teacher"] = identity(cfg.teacher) if cfg.teacher is not None else None
+    out["init"] = identity(cfg.init) if cfg.init is not None else None
     # Fields added after runs were stored enter the hash only when set, so every run made
     # before them keeps its id.
     for key in _NEW_OPTIONAL:
         if out["data"].get(key) is None:
             out["data"].pop(key, None)
+    if out["init"] is None:
+        del out["init"]
     return out
 
 
@@ -379,7 +409,7 @@ def _set_path(data: dict, path: list[str], value: Any, full: str, free: bool = F
         return
     child = data.get(head)
     if child is None:
-        child = to_dict(RunConfig()) if head == "teacher" else {}
+        child = to_dict(RunConfig()) if head in ("teacher", "init") else {}
         data[head] = child
     if not isinstance(child, dict):
         raise ValueError(f"config key {full!r}: {head!r} is not a section")
@@ -410,6 +440,7 @@ __all__ = [
     "from_dict",
     "identity",
     "load_yaml",
+    "needed_first",
     "parse_yaml",
     "replace",
     "to_dict",

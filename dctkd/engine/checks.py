@@ -2,9 +2,9 @@
 
 `check` reads no image and builds no network: it resolves the method against the catalogue,
 checks model and dataset names and options, the dataset's folder, split files and labels,
-the optimiser settings, the teacher (recursively), whether the method can pair the two
-networks' feature taps with its options, and, given the run store, that the store can be
-written and has room for a run's checkpoints.
+the optimiser settings, the run its weights start from and the teacher (recursively),
+whether the method can pair the two networks' feature taps with its options, and, given the
+run store, that the store can be written and has room for a run's checkpoints.
 """
 
 from __future__ import annotations
@@ -38,12 +38,16 @@ def check(cfg: RunConfig, store: str | os.PathLike | None = None) -> None:
                 f"unknown model {cfg.model!r}; expected one of {', '.join(MODEL_NAMES)}"
             )
         _check_optim(cfg)
+        info = dataset_info(cfg.data.name, cfg.data.options, root=cfg.data.root)
+        if cfg.init is not None:
+            _check_init(cfg, info.image_size)
         if cfg.pretrained == "imagenet":  # offline without the cached file: one line, now
             from dctkd.models.weights import ensure_weights
 
             ensure_weights(cfg.model)
-        info = dataset_info(cfg.data.name, cfg.data.options, root=cfg.data.root)
         _check_files(cfg.data.name, cfg.data.root, json.dumps(cfg.data.options, sort_keys=True))
+        if cfg.init is not None:
+            check(cfg.init, store)
         teacher = cfg.teacher
         if objective.needs_teacher and teacher is None:
             raise ValueError(
@@ -78,6 +82,24 @@ def check(cfg: RunConfig, store: str | os.PathLike | None = None) -> None:
         from dctkd.errors import one_line
 
         raise ConfigError(one_line(err)) from err
+
+
+def _check_init(cfg: RunConfig, image_size: int) -> None:
+    """The run that starts `cfg`'s weights must be the same network at the same image size
+    (only its classifier is replaced), and published weights cannot start it as well."""
+    from dctkd.data import dataset_info
+
+    init = cfg.init
+    if cfg.pretrained is not None:
+        raise ValueError(f"pretrained={cfg.pretrained!r} and init both start the weights; "
+                         "expected one of them")
+    if init.model != cfg.model:
+        raise ValueError(f"init is a {init.model} run but model is {cfg.model}; expected the "
+                         "same architecture (only the classifier is replaced)")
+    size = dataset_info(init.data.name, init.data.options, root=init.data.root).image_size
+    if size != image_size:
+        raise ValueError(f"init was trained on {size}-px images of {init.data.name} but this "
+                         f"run trains on {image_size} px; expected the same image size")
 
 
 def _check_pair(term: str, options: dict, student_shapes: list, teacher_shapes: list) -> None:

@@ -22,7 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 
-from dctkd.config import RunConfig
+from dctkd.config import RunConfig, needed_first
 from dctkd.errors import Failure, RunsFailed, one_line
 
 from .checks import check
@@ -142,7 +142,7 @@ def _train_here(cfgs: list[RunConfig], store: str) -> list[Failure]:
 
 def _train_pool(cfgs: list[RunConfig], store: str, workers: int, gpus: Sequence[str]
                 ) -> list[Failure]:
-    """Train `cfgs` in `workers` processes, a run starting once its teacher is done."""
+    """Train `cfgs` in `workers` processes, a run starting once its prerequisites are done."""
     from tqdm.auto import tqdm
 
     pending = {c.run_id: replace(c, runtime=replace(c.runtime, progress=False)) for c in cfgs}
@@ -174,8 +174,9 @@ def _train_pool(cfgs: list[RunConfig], store: str, workers: int, gpus: Sequence[
 
 
 def _startable(pending: dict, running: dict, failed: dict, free: int) -> list[RunConfig]:
-    """Up to `free` pending runs whose teacher is done, taken out of `pending`; runs whose
-    teacher failed are moved to `failed` instead."""
+    """Up to `free` pending runs whose prerequisites (the run their weights start from, their
+    teacher) are done, taken out of `pending`; runs whose prerequisite failed are moved to
+    `failed` instead."""
     busy = set(pending) | {cfg.run_id for cfg, _ in running.values()}
     out = []
     for rid, cfg in list(pending.items()):
@@ -183,18 +184,16 @@ def _startable(pending: dict, running: dict, failed: dict, free: int) -> list[Ru
         if teacher:
             failed[rid] = Failure(rid, teacher=teacher)
             del pending[rid]
-        elif len(out) < free and (cfg.teacher is None or cfg.teacher.run_id not in busy):
+        elif len(out) < free and not any(p.run_id in busy for p in cfg.prerequisites):
             out.append(pending.pop(rid))
     return out
 
 
 def _failed_teacher(cfg: RunConfig, failed: dict) -> str | None:
-    """The run id of a teacher (at any depth) of `cfg` that failed, if any."""
-    teacher = cfg.teacher
-    while teacher is not None:
-        if teacher.run_id in failed:
-            return teacher.run_id
-        teacher = teacher.teacher
+    """The run id of a prerequisite (at any depth) of `cfg` that failed, if any."""
+    for before in needed_first(cfg):
+        if before.run_id in failed:
+            return before.run_id
     return None
 
 
@@ -257,27 +256,27 @@ class _Pools:
 
 
 def missing_runs(cfgs: Iterable[RunConfig], store: str | os.PathLike) -> dict[str, RunConfig]:
-    """`{run_id: cfg}` of the runs of `cfgs` not done, each after its teachers that are not
-    done either (a done run needs no teacher trained)."""
+    """`{run_id: cfg}` of the runs of `cfgs` not done, each after its prerequisites that are
+    not done either (a done run needs nothing trained)."""
     out: dict[str, RunConfig] = {}
+
+    def visit(cfg: RunConfig) -> None:
+        if cfg.run_id in out or Run(run_path(cfg, store), cfg).done:
+            return
+        for before in cfg.prerequisites:
+            visit(before)
+        out[cfg.run_id] = cfg
+
     for cfg in cfgs:
-        chain = []
-        while cfg is not None and not Run(run_path(cfg, store), cfg).done:
-            chain.append(cfg)
-            cfg = cfg.teacher
-        out.update((c.run_id, c) for c in reversed(chain) if c.run_id not in out)
+        visit(cfg)
     return out
 
 
 def with_teachers(cfgs: Iterable[RunConfig]) -> list[RunConfig]:
-    """`cfgs` with each one's teachers (at any depth) just before it."""
+    """`cfgs` with each one's prerequisites (at any depth) just before it."""
     out: list[RunConfig] = []
     for cfg in cfgs:
-        chain = []
-        while cfg is not None:
-            chain.append(cfg)
-            cfg = cfg.teacher
-        out.extend(reversed(chain))
+        out.extend([*needed_first(cfg), cfg])
     return out
 
 

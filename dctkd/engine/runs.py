@@ -181,12 +181,26 @@ def _teacher_model(cfg: RunConfig, store: str | os.PathLike):
     return run.load_model("best"), run.path
 
 
+def _init_weights(cfg: RunConfig, store: str | os.PathLike) -> Path | None:
+    """The val-selected checkpoint of the run that starts `cfg`'s weights (training it first
+    if missing), or None when `cfg` starts from scratch or from published weights."""
+    if cfg.init is None:
+        return None
+    run = ensure(cfg.init, store)
+    if not run.usable:
+        raise RunFailed(
+            f"the run {run.path.name} that starts {cfg.run_id}'s weights diverged in epoch 1 "
+            "and has no usable checkpoint; lower its optim.lr and run again")
+    return run.path / "best.pt"
+
+
 def run_path(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Path:
     return Path(store) / cfg.run_id
 
 
 def ensure(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Run:
-    """The finished run of `cfg` in `store`, training it (and its teacher) first if missing.
+    """The finished run of `cfg` in `store`, training it (and the runs it needs: the one its
+    weights start from, its teacher) first if missing.
 
     The config is checked before anything is written (the store too), so a bad one leaves no
     folder behind; a fresh run that fails before its first checkpoint is removed again (all
@@ -201,6 +215,7 @@ def ensure(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Run:
     if run.done:
         return run
     check(cfg, store)
+    init = _init_weights(cfg, store)
     teacher, teacher_dir = _teacher_model(cfg, store)
     rank, world = _dist_rank_world()
     if world > 1:
@@ -209,7 +224,7 @@ def ensure(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Run:
             if not _broadcast_flag(run.done if rank == 0 else False):
                 if rank == 0:
                     _begin(cfg, path)
-                train(cfg, path, teacher, teacher_dir)
+                train(cfg, path, teacher, teacher_dir, init)
                 if rank == 0:
                     _finish_provenance(path)
         _barrier()
@@ -220,7 +235,7 @@ def ensure(cfg: RunConfig, store: str | os.PathLike = DEFAULT_STORE) -> Run:
         fresh = not (path / "last.pt").exists()
         _begin(cfg, path)
         try:
-            train(cfg, path, teacher, teacher_dir)
+            train(cfg, path, teacher, teacher_dir, init)
         except BaseException:
             if fresh and not (path / "last.pt").exists():
                 _discard(path)

@@ -72,15 +72,21 @@ class Array:
 def plan(cfgs: Sequence[RunConfig], store: str | os.PathLike, queued: Sequence[str] = ()
          ) -> list[Array]:
     """The arrays that train every missing run of `cfgs` (teachers included), each after the
-    array holding its teacher. Runs in `queued` (still in Slurm's queue from an earlier
-    submission) get no array, but their students still wait for them."""
+    array holding its teacher (or the run its weights start from). Runs in `queued` (still
+    in Slurm's queue from an earlier submission) get no array, but their students still wait
+    for them."""
     missing = missing_runs(cfgs, store)
     roots, students = [], {}
     for rid, cfg in missing.items():
         if rid in queued:
             continue
-        teacher = cfg.teacher.run_id if cfg.teacher is not None else None
-        if teacher in missing:
+        waits = [p.run_id for p in cfg.prerequisites if p.run_id in missing]
+        if len(waits) > 1:
+            raise ConfigError(f"{rid} needs two runs that are not trained yet ({waits[0]} and "
+                              f"{waits[1]}), and a job array waits for one; submit again once "
+                              f"{waits[0]} has finished")
+        teacher = waits[0] if waits else None
+        if teacher is not None:
             students.setdefault(teacher, []).append(cfg)
         else:
             roots.append(cfg)
@@ -183,9 +189,9 @@ def wait(submitted: Submitted, store: str | os.PathLike, poll_s: float = 60.0
 def _failure(cfg: RunConfig, store, job, failed: dict) -> Failure:
     """Why `cfg`'s job left it unfinished: its teacher failed, its `failed.json`, or what
     submitit says (a job cancelled or killed before it could write anything)."""
-    teacher = cfg.teacher
-    if teacher is not None and teacher.run_id in failed:
-        return Failure(cfg.run_id, teacher=teacher.run_id)
+    for before in cfg.prerequisites:
+        if before.run_id in failed:
+            return Failure(cfg.run_id, teacher=before.run_id)
     path = run_path(cfg, store)
     marker = read_failure(path)
     if marker is not None:

@@ -87,27 +87,30 @@ class Setup:
 
 
 def train(cfg: RunConfig, run_dir: str | Path, teacher: nn.Module | None = None,
-          teacher_dir: str | Path | None = None) -> dict:
+          teacher_dir: str | Path | None = None, init: str | Path | None = None) -> dict:
     """Train `cfg` in `run_dir` (resuming from its `last.pt`); returns `final.json`'s content.
 
     `teacher` is the trained teacher network when the method needs one, and `teacher_dir`
-    its run folder, where its cached outputs live (the run store passes both:
-    `dctkd.engine.runs.ensure`). Bad configurations raise `ConfigError` before the first step.
+    its run folder, where its cached outputs live; `init` is the checkpoint of `cfg.init`'s
+    run, whose weights (all but the classifier) start the network (the run store passes
+    them: `dctkd.engine.runs.ensure`). Bad configurations raise `ConfigError` before the
+    first step.
     """
     check(cfg)
     run_dir = Path(run_dir)
     dinfo = init_distributed()
     try:
-        return _fit(_prepare(cfg, run_dir, teacher, teacher_dir, dinfo))
+        return _fit(_prepare(cfg, run_dir, teacher, teacher_dir, dinfo, init))
     finally:
         if dinfo.owns_group:
             dist.destroy_process_group()
 
 
 def _prepare(cfg: RunConfig, run_dir: Path, teacher: nn.Module | None,
-             teacher_dir: str | Path | None, dinfo: DistInfo) -> Setup:
+             teacher_dir: str | Path | None, dinfo: DistInfo,
+             init: str | Path | None = None) -> Setup:
     from dctkd.data import build_dataset
-    from dctkd.models import build_model
+    from dctkd.models import build_model, load_backbone
 
     device = pick_device(cfg.runtime.device, dinfo.local_rank)
     if device.type == "cuda":
@@ -140,6 +143,11 @@ def _prepare(cfg: RunConfig, run_dir: Path, teacher: nn.Module | None,
         teacher = None
     seed_all(cfg.seed)
     student = build_model(cfg.model, len(classes), pretrained=cfg.pretrained)
+    if cfg.init is not None:
+        if init is None:
+            raise ConfigError(f"{cfg.run_id} starts from the weights of {cfg.init.run_id}; "
+                              "expected its checkpoint (train it through the run store)")
+        load_backbone(student, init)
     distiller = build_distiller(
         student, teacher, objective,
         student_shapes=_shapes(student, data["train"]),

@@ -118,6 +118,23 @@ def load_model(
     return model.eval()
 
 
+def load_backbone(model: TappedModel, path: str | os.PathLike) -> TappedModel:
+    """Start `model` from the weights saved at `path`, all but its classifier: the network
+    was trained on another task (another label set), so only its features carry over and
+    `model.head` keeps its fresh initialisation. The file must hold the same architecture."""
+    ckpt = load_checkpoint(path)
+    if ckpt["arch"] != model.arch or ckpt["tap_names"] != model.tap_names:
+        raise ValueError(f"checkpoint {path} holds a {ckpt['arch']}, but it should start a "
+                         f"{model.arch}; expected the same architecture")
+    head = f"net.{model.head_name}."
+    state = {k if k.startswith("net.") else f"net.{k}": v
+             for k, v in ckpt["state_dict"].items()}
+    own = model.state_dict()
+    kept = {k: v for k, v in state.items() if not k.startswith(head)}
+    kept.update({k: v for k, v in own.items() if k.startswith(head)})
+    return load_state_into(model, kept)
+
+
 def load_state_into(
     model: nn.Module, state_dict: Mapping[str, torch.Tensor], assign: bool = False
 ) -> nn.Module:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dctkd.config import RunConfig
+from dctkd.config import RunConfig, needed_first
 from dctkd.models.weights import MissingWeights, cached_path, ensure_weights, weights_of
 
 from .arguments import fetch_weights_arguments
@@ -21,13 +21,8 @@ from .profile import load_profile
 
 def pretrained_models(cfgs: list[RunConfig]) -> list[str]:
     """The models that start from ImageNet weights among `cfgs` and their teachers, sorted."""
-    found = set()
-    for cfg in cfgs:
-        while cfg is not None:
-            if cfg.pretrained == "imagenet":
-                found.add(cfg.model)
-            cfg = cfg.teacher
-    return sorted(found)
+    every = [c for cfg in cfgs for c in (*needed_first(cfg), cfg)]
+    return sorted({c.model for c in every if c.pretrained == "imagenet"})
 
 
 def profile_models(profile: str, overrides: list[str] | None = None) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from dctkd.config import RunConfig
+from dctkd.config import RunConfig, needed_first
 from dctkd.losses import TEACHER_LABEL as TEACHER
 from dctkd.losses import label as method_label
 
@@ -294,17 +294,13 @@ def grid(profile: Profile, families: Iterable[str]) -> list[Cell]:
 
 
 def unique_configs(cells: Iterable[Cell]) -> list[RunConfig]:
-    """The distinct runs behind `cells`, teachers (at any depth) before their students."""
+    """The distinct runs behind `cells`, the runs each needs first (teachers, the runs whose
+    weights start them; at any depth) before it."""
     seen: dict[str, RunConfig] = {}
     students: dict[str, RunConfig] = {}
     for cell in cells:
-        cfg = cell.cfg
-        chain = []
-        while cfg.teacher is not None:
-            chain.append(cfg.teacher)
-            cfg = cfg.teacher
-        for t in reversed(chain):
-            seen.setdefault(t.run_id, t)
+        for before in needed_first(cell.cfg):
+            seen.setdefault(before.run_id, before)
         target = seen if cell.label == TEACHER else students
         target.setdefault(cell.run_id, cell.cfg)
     return list(seen.values()) + [c for rid, c in students.items() if rid not in seen]

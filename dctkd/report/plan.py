@@ -186,8 +186,10 @@ def wall_seconds(costs: Sequence[RunCost], slots: int, gpus_per_run: int = 1) ->
     waiting: dict[str, list[RunCost]] = {}
     ready = []
     for c in costs:
-        parent = c.cfg.teacher.run_id if c.cfg.teacher is not None else None
-        if parent in by_id:
+        # A run waits for the last of its prerequisites listed (a teacher after its init).
+        before = [p.run_id for p in c.cfg.prerequisites if p.run_id in by_id]
+        parent = before[-1] if before else None
+        if parent is not None:
             waiting.setdefault(parent, []).append(c)
         else:
             ready.append((0.0, c))
