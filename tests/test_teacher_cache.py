@@ -27,15 +27,17 @@ def _student(teacher_run, method: str, cache: bool, augment: bool = False):
     return replace(cfg, runtime=replace(cfg.runtime, teacher_cache=cache))
 
 
-@pytest.mark.parametrize("method", ["dct+kd", "vid"])
+@pytest.mark.parametrize("method, augment", [("dct+kd", False), ("vid", False),
+                                             ("dct+kd", "flip"), ("crd", "flip")])
 def test_cached_teacher_trains_bit_identically_to_the_online_teacher(teacher_run, tmp_path,
-                                                                     method):
+                                                                     method, augment):
     net = teacher_run.load_model("best")
-    online = train(_student(teacher_run, method, cache=False), tmp_path / "online", net)
-    assert not (teacher_run.path / tc.FOLDER).exists() or method != "dct+kd"
-    cached = train(_student(teacher_run, method, cache=True), tmp_path / "cached", net,
-                   teacher_run.path)
-    assert list((teacher_run.path / tc.FOLDER).glob("*.pt"))
+    online = train(_student(teacher_run, method, cache=False, augment=augment),
+                   tmp_path / "online", net)
+    before = set((teacher_run.path / tc.FOLDER).glob("*.pt"))
+    cached = train(_student(teacher_run, method, cache=True, augment=augment),
+                   tmp_path / "cached", net, teacher_run.path)
+    assert set((teacher_run.path / tc.FOLDER).glob("*.pt")) - before or method != "dct+kd"
     assert cached["best"] == online["best"] and cached["last"] == online["last"]
     a = pd.read_csv(tmp_path / "online" / "metrics.csv").filter(like="loss")
     b = pd.read_csv(tmp_path / "cached" / "metrics.csv").filter(like="loss")
@@ -73,8 +75,32 @@ def test_outputs_are_computed_once_and_looked_up_as_the_online_forward(teacher_r
     assert tc.load_or_build(path, other, build) is not None and len(calls) == 2
 
 
+def test_flipped_inputs_are_looked_up_as_their_own_view(teacher_run):
+    from dctkd.data import build_dataset
+    from dctkd.engine.train import Indexed
+
+    d = _student(teacher_run, "dct", cache=True, augment="flip").data
+    data = build_dataset(d.name, "train", options=d.options, augment="flip",
+                         train_size=d.train_size, seed=0)
+    n, items = len(data), Indexed(data)
+    net = teacher_run.load_model("best").to(memory_format=torch.channels_last)
+    outputs = tc.compute(net, data, 64, None, True, torch.device("cpu"))
+    assert data.views == 2 and outputs.logits.shape[0] == 2 * n
+    torch.manual_seed(0)
+    keys = [items[i][2] for i in range(40)]
+    assert {k // n for k in keys} == {0, 1} and all(k % n == i for i, k in enumerate(keys))
+    mirrored = next(k for k in keys if k >= n)
+    image = data.view_image(mirrored - n, 1)
+    assert torch.equal(image, data.view_image(mirrored - n, 0).flip(-1))
+    with torch.no_grad():
+        logits, _ = net(image[None].contiguous(memory_format=torch.channels_last))
+    got = outputs.lookup(torch.tensor([mirrored]), torch.device("cpu"))
+    assert torch.allclose(got.logits, logits, atol=1e-5)
+
+
 def test_augmented_inputs_never_use_the_cache(teacher_run):
     assert tc.applies(_student(teacher_run, "dct", cache=True))
+    assert tc.applies(_student(teacher_run, "dct", cache=True, augment="flip"))
     assert not tc.applies(_student(teacher_run, "dct", cache=True, augment=True))
     assert not tc.applies(_student(teacher_run, "dct", cache=False))
     assert not tc.applies(tiny())

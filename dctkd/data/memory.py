@@ -56,6 +56,20 @@ class TensorImageDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[Tensor, int]:
         return self.transform(self.images_uint8[i]), self.targets[i]
 
+    @property
+    def views(self) -> int | None:
+        """How many distinct inputs a training image can become (`PadCropFlip.views`)."""
+        return self.transform.views
+
+    def view_item(self, i: int) -> tuple[Tensor, int, int]:
+        """`(image, target, view)`: sample `i` augmented, and which of the `views` it became."""
+        image, view = self.transform.draw(self.images_uint8[i])
+        return image, self.targets[i], view
+
+    def view_image(self, i: int, view: int) -> Tensor:
+        """Sample `i` as its view `view` (0: as stored, 1: mirrored), normalised."""
+        return self.transform.view(self.images_uint8[i], view)
+
     def raw_image(self, i: int) -> Tensor:
         """The stored uint8 `(3, H, W)` image, un-augmented, for display."""
         return self.images_uint8[i]

@@ -75,7 +75,19 @@ class PadCropFlip:
         self.augment = augment
         self.pad = 0 if augment == "flip" else pad
 
+    @property
+    def views(self) -> int | None:
+        """How many distinct inputs an image can become: 1 un-augmented, 2 under flips only
+        (the image and its mirror), None under random crops (too many to enumerate)."""
+        return {False: 1, "flip": 2}.get(self.augment)
+
     def __call__(self, img: Tensor) -> Tensor:
+        return self.draw(img)[0]
+
+    def draw(self, img: Tensor) -> tuple[Tensor, int]:
+        """The augmented, normalised image and which of the `views` it is (0: as stored,
+        1: mirrored; 0 under random crops, whose views are not numbered)."""
+        flip = 0
         if self.augment:
             h, w = img.shape[-2:]
             p = self.pad
@@ -85,4 +97,9 @@ class PadCropFlip:
             img = torch.nn.functional.pad(img, (p, p, p, p))[:, dy : dy + h, dx : dx + w]
             if flip:
                 img = img.flip(-1)
-        return img.float() * self.scale + self.shift
+        view = flip if self.augment == "flip" else 0
+        return img.float() * self.scale + self.shift, view
+
+    def view(self, img: Tensor, view: int) -> Tensor:
+        """View `view` of a stored image, normalised: what `draw` gives when it draws it."""
+        return (img.flip(-1) if view else img).float() * self.scale + self.shift

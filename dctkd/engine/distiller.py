@@ -33,6 +33,7 @@ class Distiller(nn.Module):
         teacher: nn.Module | None,
         objective: Objective,
         term: DistillTerm | None = None,
+        num_samples: int | None = None,
     ):
         super().__init__()
         if objective.needs_teacher and teacher is None:
@@ -47,6 +48,9 @@ class Distiller(nn.Module):
         self.teacher = teacher
         self.term = term
         self.objective = objective
+        # Training items are keyed `index + view * N` (`engine.train.Indexed`): the terms
+        # address their memories by sample, `key % N`.
+        self.num_samples = num_samples
         # Precomputed teacher outputs by training-sample index (`teacher_cache`), or None.
         self.teacher_outputs = None
         if teacher is not None:
@@ -76,7 +80,8 @@ class Distiller(nn.Module):
     def forward(
         self, images: torch.Tensor, targets: torch.Tensor, index: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """`images (B, 3, H, W)`, `targets (B,)`, `index (B,)` dataset indices (CRD's memory)."""
+        """`images (B, 3, H, W)`, `targets (B,)`, `index (B,)` item keys `i + view * N`
+        (the cached teacher outputs' rows; CRD's memory takes the sample `i`)."""
         s_logits, s_feats = self.student(images)
         losses: dict[str, torch.Tensor] = {}
         obj = self.objective
@@ -90,7 +95,8 @@ class Distiller(nn.Module):
         if self.term is not None:
             # Under the caller's autocast: a term's trainable parts (regressors, fusion
             # modules) run in the student's precision; every term computes its math in float32.
-            value = self.term.distill(Outputs(s_logits, list(s_feats)), t_out, targets, index)
+            sample = index % self.num_samples if index is not None and self.num_samples else index
+            value = self.term.distill(Outputs(s_logits, list(s_feats)), t_out, targets, sample)
             losses[obj.term] = obj.alpha * value.float()
         with torch.autocast(images.device.type, enabled=False):
             logits32 = s_logits.float()
@@ -135,7 +141,7 @@ def build_distiller(
             temperature=objective.temperature,
             train_targets=train_targets,
         )
-    return Distiller(student, teacher, objective, term)
+    return Distiller(student, teacher, objective, term, num_samples)
 
 
 __all__ = ["Distiller", "build_distiller"]

@@ -2,11 +2,12 @@
 
 A frozen teacher in eval mode maps a training image to the same logits and stage maps in every
 epoch of every student run that shows it that image unchanged, at the same precision and
-memory layout. When a student's training inputs are deterministic (no augmentation), its
-teacher's outputs on the whole training subset are computed once, saved beside the teacher
-(`<teacher run>/outputs/<key>.pt`), and looked up by sample index at every step: the same
-numbers as running the teacher online (tested bit for bit), without its forward pass. Under
-augmentation each step shows new crops, so the cache never applies there.
+memory layout. When a student's training inputs can be enumerated — no augmentation, or
+horizontal flips only (each image and its mirror: two inputs) — its teacher's outputs on
+every one of them are computed once, saved beside the teacher (`<teacher run>/outputs/<key>.pt`),
+and looked up by item key at every step: the same numbers as running the teacher online
+(tested bit for bit), without its forward pass. Under random crops each step shows new
+inputs, so the cache never applies there.
 
 The key holds everything the outputs depend on: the teacher run, the student's training
 subset (dataset identity, val hold-out, `train_size`, seed), the autocast dtype, the memory
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from dctkd.config import RunConfig, identity
 from dctkd.files import atomic_path
@@ -33,9 +34,17 @@ from dctkd.losses import Outputs
 FOLDER = "outputs"
 
 
+VIEWS = {False: 1, "flip": 2}
+"""How many distinct inputs a training image can become under each `data.augment` whose
+inputs can be enumerated: itself, or itself and its mirror."""
+
+
 def applies(cfg: RunConfig) -> bool:
-    """True when `cfg`'s teacher sees deterministic inputs and the cache is switched on."""
-    return cfg.teacher is not None and cfg.runtime.teacher_cache and cfg.data.augment is False
+    """True when `cfg`'s teacher sees inputs that can be enumerated (none or flips only) and
+    the cache is switched on. The dataset must number its views too (`views`): in-memory
+    images do, file datasets read through torchvision's transforms do not."""
+    return (cfg.teacher is not None and cfg.runtime.teacher_cache
+            and cfg.data.augment in VIEWS)
 
 
 def cache_key(cfg: RunConfig, amp: torch.dtype | None, channels_last: bool,
@@ -51,6 +60,7 @@ def cache_key(cfg: RunConfig, amp: torch.dtype | None, channels_last: bool,
         "channels_last": bool(channels_last),
         "device": device.type,
         "num_samples": int(num_samples),
+        **({"views": VIEWS[cfg.data.augment]} if cfg.data.augment else {}),
     }
 
 
@@ -61,15 +71,17 @@ def cache_path(teacher_dir: Path, key: dict) -> Path:
 
 @dataclass
 class TeacherOutputs:
-    """The teacher's logits `(N, K)` and stage maps `[(N, C_l, H_l, W_l)]`, row `i` for
-    training sample `i`, in the layout the online teacher produces them."""
+    """The teacher's logits `(V·N, K)` and stage maps `[(V·N, C_l, H_l, W_l)]`, row
+    `i + v·N` for view `v` of training sample `i` (the key `engine.train.Indexed` yields), in
+    the layout the online teacher produces them."""
 
     logits: torch.Tensor
     features: list[torch.Tensor]
     channels_last: list[bool]  # per map: was the online output channels-last?
 
     def lookup(self, index: torch.Tensor, device: torch.device) -> Outputs:
-        """The outputs of the samples `index (B,)` on `device`, as the online forward gives.
+        """The outputs of the items `index (B,)` (keys `i + v·N`) on `device`, as the online
+        forward gives.
 
         The layout matters: reductions over channels add in a different order otherwise.
         """
@@ -81,12 +93,28 @@ class TeacherOutputs:
         return Outputs(self.logits[rows].to(device, non_blocking=True), feats)
 
 
+class _View(Dataset):
+    """Every sample of a dataset as one of its views (`view_image`), in order."""
+
+    def __init__(self, base: Dataset, view: int):
+        self.base, self.view = base, view
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int):
+        return self.base.view_image(i, self.view), self.base.targets[i]
+
+
 @torch.no_grad()
 def compute(teacher: nn.Module, dataset: Dataset, batch_size: int, amp: torch.dtype | None,
             channels_last: bool, device: torch.device) -> TeacherOutputs:
-    """The teacher's outputs on every sample of `dataset`, in order, as training computes them."""
+    """The teacher's outputs on every view of every sample of `dataset` (views in turn,
+    samples in order), as training computes them."""
     teacher.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    views = getattr(dataset, "views", None) or 1
+    parts = dataset if views == 1 else ConcatDataset([_View(dataset, v) for v in range(views)])
+    loader = DataLoader(parts, batch_size=batch_size, shuffle=False)
     autocast = (torch.autocast(device.type, dtype=amp) if amp else contextlib.nullcontext())
     logits, feats, layout = [], None, []
     for batch in loader:

@@ -54,23 +54,32 @@ from .runtime import (
 
 
 class Indexed(Dataset):
-    """`(image, target, index)` items, so CRD can address its memory by sample."""
+    """`(image, target, key)` items: `key = index + view * N` names the sample (CRD addresses
+    its memory by `key % N`) and, where the dataset numbers its augmentations (`views`: the
+    stored image and its mirror under flips), which of them this item is, so the teacher's
+    cached outputs can be looked up by `key` (`engine.teacher_cache`)."""
 
     def __init__(self, base: Dataset):
         self.base = base
+        self.numbered = getattr(base, "views", None) is not None
 
     def __len__(self) -> int:
         return len(self.base)
 
     def __getitem__(self, i: int):
+        if self.numbered:
+            image, target, view = self.base.view_item(i)
+            return image, target, i + view * len(self.base)
         image, target = self.base[i]
         return image, target, i
 
     def __getitems__(self, indices: list[int]) -> list:
         """Batched fetch (PyTorch's protocol), passed through when the base dataset has one."""
         fetch = getattr(self.base, "__getitems__", None)
-        items = fetch(indices) if fetch is not None else [self.base[i] for i in indices]
-        return [(image, target, i) for (image, target), i in zip(items, indices, strict=True)]
+        if fetch is None or self.numbered:
+            return [self[i] for i in indices]
+        return [(image, target, i) for (image, target), i in zip(fetch(indices), indices,
+                                                                  strict=True)]
 
 
 @dataclass
@@ -160,7 +169,8 @@ def _prepare(cfg: RunConfig, run_dir: Path, teacher: nn.Module | None,
     if channels_last:
         distiller.to(memory_format=torch.channels_last)
     amp = amp_dtype(cfg.runtime.amp, device)
-    if teacher is not None and teacher_dir is not None and teacher_cache.applies(cfg):
+    if (teacher is not None and teacher_dir is not None and teacher_cache.applies(cfg)
+            and getattr(data["train"], "views", None)):
         key = teacher_cache.cache_key(cfg, amp, channels_last, device, len(data["train"]))
         distiller.teacher_outputs = teacher_cache.load_or_build(
             teacher_cache.cache_path(Path(teacher_dir), key), key,
