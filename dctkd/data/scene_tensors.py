@@ -13,7 +13,14 @@ import torch
 
 from .catalogue import DatasetInfo
 from .memory import TensorImageDataset
-from .scenes import SceneArrays, SceneConfig, generate, make_class_sets, single_object_accuracy
+from .scenes import (
+    SceneArrays,
+    SceneConfig,
+    class_names,
+    generate,
+    make_class_sets,
+    single_object_accuracy,
+)
 from .transforms import SCENES_MEAN_STD
 
 
@@ -28,7 +35,8 @@ class SceneDataset(TensorImageDataset):
     Attributes: `images_uint8` uint8 `(N, 3, H, W)`; `masks` bool `(N, H, W)` (union of the
     class-defining objects, in the stored, un-augmented geometry); `kind_map` int8
     `(N, H, W)` (kind id per pixel, -1 background); `objects` int16 `(N, n_obj, 4)` (kind,
-    top, left, defining); `class_sets` (kind ids per class); `kind_names`; `config`.
+    top, left, defining); `class_sets` (kind ids per class, which under `rule="layout"`
+    several classes share); `kind_names`; `config`.
     """
 
     per_sample = ("images_uint8", "masks", "kind_map", "objects")
@@ -38,10 +46,8 @@ class SceneDataset(TensorImageDataset):
         self.config = cfg
         self.class_sets = make_class_sets(cfg)
         self.kind_names = cfg.kind_names
-        classes = ["+".join(self.kind_names[j] for j in s) for s in self.class_sets]
-        super().__init__(
-            torch.tensor(arrays.images), arrays.targets.tolist(), classes, SCENES_MEAN_STD, augment
-        )
+        super().__init__(torch.tensor(arrays.images), arrays.targets.tolist(), class_names(cfg),
+                         SCENES_MEAN_STD, augment)
         self.masks = torch.tensor(arrays.masks)
         self.kind_map = torch.tensor(arrays.kind_map)
         self.objects = torch.tensor(arrays.objects)

@@ -1,11 +1,13 @@
-"""Synthetic multi-attention scenes: a class is a *set* of k object kinds.
+"""Synthetic multi-attention scenes: a class is a *set* of k object kinds, or under
+`rule="layout"` a set of k kinds in one arrangement.
 
 Why: the paper's claim is about multi-attention tasks (a scene is recognised from several
 objects at once). This generator makes such a task with ground truth, small enough for a CPU.
 
 Objects come in kinds = shape x colour (default 4 shapes x 3 colours = 12 kinds), drawn as
 textured 8-px sprites (at 32 px; `image_size // 4` in general) on a light noise background,
-one object per cell of a `grid x grid` layout with a random offset inside the cell.
+one object per cell of a `grid x grid` layout with a random offset inside the cell (anywhere
+the object fits, or within the `jitter + 1` centred positions when `jitter` is set).
 
 The rules that make the labels well defined:
 1. Class c owns a set S_c of k distinct kinds; the sets are distinct, and for k > 1 every kind
@@ -28,6 +30,18 @@ of a class is needed (no k - 1 of them name it; `class_sets.py`), and distractor
 only from the kinds outside the vocabulary, the same pool for every k. The default
 ("spread") keeps the rules above and the class sets they have always given.
 
+`rule="layout"` (`layouts.py`) makes classes that share their kinds: the rules above make
+num_classes / arrangements *kind sets*, and each defines `arrangements` classes that differ
+only in how its k objects are arranged (in a row, a column, on a diagonal, in an L, ...;
+`layouts.catalogue`), translated over the grid, the kinds in random order over the
+arrangement's cells. Class i * arrangements + a is kind set i in arrangement a. A horizontal
+flip keeps the label (every arrangement holds its mirror image), the kinds an image holds
+name its kind set and nothing more (rule 3 still keeps distractors off the image's own kinds
+and from completing another kind set, so no other class's arrangement can form), and
+`task_facts` measures both: a classifier on kind counts alone scores about 1 / arrangements,
+one that sees where the defining objects are about 100 %. The default rule, "presence", is
+the one above; its images are the same as before the rule existed.
+
 Splits are generated whole at construction from `seed` (the data seed, separate from the
 run seed): class sets from `[seed, 0]`, train from `[seed, 1, chunk]`, test from
 `[seed, 2, chunk]`, so changing `test_size` never changes the training images and a smaller
@@ -37,6 +51,7 @@ run seed): class sets from `[seed, 0]`, train from `[seed, 1, chunk]`, test from
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -44,7 +59,9 @@ from pydantic import ConfigDict
 from pydantic.dataclasses import dataclass
 
 from .catalogue import dataset
+from .ceilings import measured_ceilings
 from .class_sets import all_needed_sets, objects_needed, plan_kinds, subset_accuracy
+from .layouts import catalogue, place
 
 SHAPE_NAMES = ("circle", "square", "triangle", "cross", "diamond", "ring")
 COLOURS = {
@@ -59,7 +76,9 @@ BACKGROUND = (0.35, 0.6)  # per-image grey level range
 NOISE = 0.06  # background pixel noise amplitude (uniform, per channel)
 TEXTURE = 0.2  # sprite pixel noise amplitude (multiplicative)
 CHUNK = 500  # images per independently seeded block (rounded to a multiple of num_classes)
+CEILING_SIZES = (2000, 1000)  # train and test images task_facts measures its ceilings on
 CLASS_SETS = ("spread", "all_needed")  # rules 1 and 3, or every object needed (docstring)
+RULES = ("presence", "layout")  # a class is a kind set, or a kind set in one arrangement
 
 
 @dataclass(frozen=True, config=ConfigDict(extra="forbid"))
@@ -67,7 +86,10 @@ class SceneConfig:
     """Parameters of a scene task: the typed `data.options` of the `scenes` dataset.
 
     Types are checked (and `"5"` read as 5) on construction, then `validate` checks that the
-    task can be generated; either failure is a ValueError naming the option.
+    task can be generated; either failure is a ValueError naming the option. `rule`:
+    "presence" or "layout" (module docstring); `arrangements`: the classes each kind set
+    defines under "layout" (2 up to the number of arrangements of k objects that fit the
+    grid); `jitter`: the most pixels an object moves inside its cell (None: all the room).
     """
 
     k: int = 3
@@ -82,6 +104,9 @@ class SceneConfig:
     colours: int = 3
     object_size: int | None = None
     class_sets: str = "spread"
+    rule: str = "presence"
+    arrangements: int = 2
+    jitter: int | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -95,6 +120,16 @@ class SceneConfig:
         return self.object_size or max(3, self.image_size // 4)
 
     @property
+    def per_set(self) -> int:
+        """Classes each kind set defines: `arrangements` under `rule="layout"`, else 1."""
+        return self.arrangements if self.rule == "layout" else 1
+
+    @property
+    def n_sets(self) -> int:
+        """Distinct kind sets: one per class, or under `rule="layout"` one per `per_set`."""
+        return self.num_classes // self.per_set
+
+    @property
     def n_kinds(self) -> int:
         return self.shapes * self.colours
 
@@ -103,20 +138,17 @@ class SceneConfig:
         colours = list(COLOURS)[: self.colours]
         return [f"{c}-{s}" for c in colours for s in SHAPE_NAMES[: self.shapes]]
 
+    @property
+    def room(self) -> int:
+        """Pixels an object can move inside the smallest grid cell."""
+        return self.image_size // self.grid - self.sprite
+
     def validate(self) -> None:
-        positive = (
-            "k",
-            "num_classes",
-            "image_size",
-            "grid",
-            "train_size",
-            "test_size",
-            "shapes",
-            "colours",
-        )
-        for name in (*positive, "distractors", "seed", "object_size"):
+        positive = ("k", "num_classes", "image_size", "grid", "train_size", "test_size",
+                    "shapes", "colours", "arrangements")
+        for name in (*positive, "distractors", "seed", "object_size", "jitter"):
             value, least = getattr(self, name), 1 if name in positive else 0
-            if name == "object_size" and value is None:
+            if name in ("object_size", "jitter") and value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(
@@ -137,35 +169,81 @@ class SceneConfig:
                 f"object_size {self.sprite} must fit a grid cell of "
                 f"{self.image_size // self.grid} px"
             )
+        if self.jitter is not None and self.jitter > self.room:
+            raise ValueError(
+                f"scenes option jitter must be at most {self.room} px (a grid cell of "
+                f"{self.image_size // self.grid} px less the {self.sprite}-px object), "
+                f"got {self.jitter}")
         if self.class_sets not in CLASS_SETS:
             raise ValueError(f"scenes option class_sets must be one of {list(CLASS_SETS)}, "
                              f"got {self.class_sets!r}")
+        if self.rule not in RULES:
+            raise ValueError(f"scenes option rule must be one of {list(RULES)}, "
+                             f"got {self.rule!r}")
+        if self.rule == "layout":
+            self._validate_layout()
+        elif self.arrangements != 2:
+            raise ValueError("scenes option arrangements (classes per kind set) applies to "
+                             f"rule='layout' only, got {self.arrangements} under rule='presence'")
+        self._validate_sets()
+
+    def _validate_layout(self) -> None:
+        if self.k < 2:
+            raise ValueError("rule='layout' needs k >= 2: one object has no arrangement")
+        names = [a.name for a in catalogue(self.k, self.grid)]
+        if len(names) < 2:
+            raise ValueError(
+                f"rule='layout' has {len(names)} arrangements of k={self.k} objects on a "
+                f"{self.grid}x{self.grid} grid, fewer than 2: make the grid larger")
+        if not 2 <= self.arrangements <= len(names):
+            raise ValueError(
+                f"scenes option arrangements must be in 2..{len(names)} for k={self.k} on a "
+                f"{self.grid}x{self.grid} grid ({', '.join(names)}), "
+                f"got {self.arrangements}")
+        if self.num_classes % self.arrangements:
+            raise ValueError(
+                f"scenes option num_classes must be a multiple of arrangements under "
+                f"rule='layout' (each kind set defines that many classes), got "
+                f"num_classes={self.num_classes} and arrangements={self.arrangements}")
+
+    def _validate_sets(self) -> None:
+        """That `n_sets` kind sets can be made; under the presence rule each is a class."""
+        n, k = self.n_sets, self.k
+        what = "classes" if self.rule == "presence" else "kind sets (num_classes / arrangements)"
         if self.class_sets == "all_needed":
-            if self.n_kinds < self.num_classes + (self.distractors > 0):
+            if self.n_kinds < n + (self.distractors > 0):
                 raise ValueError(
-                    f"class_sets='all_needed' needs more kinds ({self.n_kinds}) than classes "
-                    f"({self.num_classes}) so distractors have kinds of their own")
-            plan_kinds(self.num_classes, self.k)  # ValueError when no such sets exist
+                    f"class_sets='all_needed' needs more kinds ({self.n_kinds}) than {what} "
+                    f"({n}) so distractors have kinds of their own")
+            try:
+                plan_kinds(n, k)
+            except ValueError as err:
+                if self.rule == "presence":
+                    raise
+                raise ValueError(f"class_sets='all_needed' has no {n} {what} of k={k}: "
+                                 "change num_classes or arrangements") from err
             return
-        if self.k == 1 and self.n_kinds < self.num_classes + (self.distractors > 0):
+        if k == 1 and self.n_kinds < n + (self.distractors > 0):
             raise ValueError(
                 f"k=1 needs more kinds ({self.n_kinds}) than classes "
-                f"({self.num_classes}) so distractors have a kind of their own"
+                f"({n}) so distractors have a kind of their own"
             )
-        if self.k > 1:
-            m = min(self.n_kinds, self.num_classes * self.k // 2)
-            if m < self.k or math.comb(m, self.k) < self.num_classes:
+        if k > 1:
+            m = min(self.n_kinds, n * k // 2)
+            if m < k or math.comb(m, k) < n:
                 raise ValueError(
-                    f"cannot make {self.num_classes} distinct sets of k={self.k} "
-                    f"kinds with every kind in two sets from {self.n_kinds} kinds"
-                )
+                    f"cannot make {n} distinct sets of k={k} kinds with every kind in two "
+                    f"sets from {self.n_kinds} kinds" + ("" if self.rule == "presence" else
+                                                         " (rule='layout' makes num_classes / "
+                                                         "arrangements kind sets)"))
 
 
-def make_class_sets(cfg: SceneConfig) -> tuple[tuple[int, ...], ...]:
-    """One sorted tuple of k kind ids per class: rule 1 of the module docstring, or with
-    `class_sets="all_needed"` sets over `vocabulary(cfg)` in which every object is needed."""
+def make_kind_sets(cfg: SceneConfig) -> tuple[tuple[int, ...], ...]:
+    """`cfg.n_sets` sorted tuples of k kind ids: rule 1 of the module docstring, or with
+    `class_sets="all_needed"` sets over `vocabulary(cfg)` in which every object is needed.
+    Under the presence rule each set is a class."""
     rng = np.random.default_rng([cfg.seed, 0])
-    C, k = cfg.num_classes, cfg.k
+    C, k = cfg.n_sets, cfg.k
     if cfg.class_sets == "all_needed":
         return all_needed_sets(vocabulary(cfg), k, rng)
     if k == 1:
@@ -192,30 +270,54 @@ def make_class_sets(cfg: SceneConfig) -> tuple[tuple[int, ...], ...]:
     raise ValueError(f"found no valid class sets for {cfg}")  # pragma: no cover
 
 
+def make_class_sets(cfg: SceneConfig) -> tuple[tuple[int, ...], ...]:
+    """One sorted tuple of k kind ids per class: its kind set. Under `rule="layout"` classes
+    i * arrangements ... (i + 1) * arrangements - 1 share kind set i."""
+    return tuple(s for s in make_kind_sets(cfg) for _ in range(cfg.per_set))
+
+
+def class_names(cfg: SceneConfig) -> list[str]:
+    """A name per class: its kinds joined by '+', and under `rule="layout"` its arrangement."""
+    sets = ["+".join(cfg.kind_names[j] for j in s) for s in make_kind_sets(cfg)]
+    if cfg.rule == "presence":
+        return sets
+    return [f"{s} ({a.name})" for s in sets for a in catalogue(cfg.k, cfg.grid)[:cfg.per_set]]
+
+
 def vocabulary(cfg: SceneConfig) -> list[int]:
-    """The `num_classes` kinds that may define a class under `class_sets="all_needed"`.
+    """The `n_sets` kinds that may define a kind set under `class_sets="all_needed"`.
 
     Drawn from the data seed alone (not k), so every k of a study shares them and shares the
     distractor kinds, which are all the others.
     """
     return [int(j) for j in np.random.default_rng([cfg.seed, 0]).permutation(cfg.n_kinds)
-            [:cfg.num_classes]]
+            [:cfg.n_sets]]
 
 
 def task_facts(cfg: SceneConfig) -> dict:
-    """What a scene task asks of a classifier, for the k-study's notebook: kinds that define
-    classes, distractor kinds and count, the objects each class needs (fewest, most), and the
-    best accuracy from one object and from k - 1 of a class's objects."""
-    sets = make_class_sets(cfg)
+    """What a scene task asks of a classifier, for the k-study's notebook: the rule and the
+    classes each kind set defines, kinds that define classes, distractor kinds and count, the
+    objects each kind set needs (fewest, most), the best accuracy from the kinds of one and of
+    k - 1 of a class's objects, and two measured ceilings (`ceilings.measured_ceilings`): a
+    classifier on the kind counts alone, and one that sees the defining objects' kinds and
+    positions. Measuring takes about a second."""
+    sets = make_kind_sets(cfg)
     needed = objects_needed(sets)
     pools = _pools(cfg, sets)
+    small = replace(cfg, train_size=min(cfg.train_size, CEILING_SIZES[0]),
+                    test_size=min(cfg.test_size, CEILING_SIZES[1]))
+    kinds_only, kinds_and_positions = measured_ceilings(
+        generate(small, "train"), generate(small, "test"), cfg)
     return {
         "k": cfg.k, "classes": cfg.num_classes, "class sets": cfg.class_sets,
+        "rule": cfg.rule, "classes per kind set": cfg.per_set,
         "defining kinds": len({j for s in sets for j in s}),
         "distractor kinds": int(pools.any(0).sum()), "distractors": cfg.distractors,
         "objects needed (fewest)": min(needed), "objects needed (most)": max(needed),
-        "one-object ceiling (%)": 100 * subset_accuracy(sets, 1),
-        "(k-1)-object ceiling (%)": 100 * subset_accuracy(sets, cfg.k - 1),
+        "one-object ceiling (%)": 100 * subset_accuracy(sets, 1) / cfg.per_set,
+        "(k-1)-object ceiling (%)": 100 * subset_accuracy(sets, cfg.k - 1) / cfg.per_set,
+        "kinds-only ceiling (%)": 100 * kinds_only,
+        "kinds+positions ceiling (%)": 100 * kinds_and_positions,
     }
 
 
@@ -326,21 +428,25 @@ def generate(cfg: SceneConfig, split: str) -> SceneArrays:
     sees a subset of its teacher's.
     """
     n = {"train": cfg.train_size, "test": cfg.test_size}[split]
-    class_sets = make_class_sets(cfg)
+    kind_sets = make_kind_sets(cfg)
     chunk = cfg.num_classes * max(1, CHUNK // cfg.num_classes)
     parts = [
-        _render(cfg, class_sets, chunk, [cfg.seed, 1 if split == "train" else 2, c])
+        _render(cfg, kind_sets, chunk, [cfg.seed, 1 if split == "train" else 2, c])
         for c in range(-(-n // chunk))
     ]
     return SceneArrays(*(np.concatenate(arrays)[:n] for arrays in zip(*parts, strict=True)))
 
 
-def _render(cfg: SceneConfig, class_sets, n: int, seed: list[int]) -> SceneArrays:
+def _render(cfg: SceneConfig, kind_sets, n: int, seed: list[int]) -> SceneArrays:
     rng = np.random.default_rng(seed)
     targets = rng.permutation(np.arange(n) % cfg.num_classes)
-    kinds = _draw_kinds(rng, cfg, class_sets, targets)
+    kinds = _draw_kinds(rng, cfg, kind_sets, targets // cfg.per_set)
     n_obj = kinds.shape[1]
-    cells = np.argsort(rng.random((n, cfg.grid**2)), axis=1)[:, :n_obj]
+    if cfg.rule == "layout":
+        arrangements = catalogue(cfg.k, cfg.grid)[:cfg.per_set]
+        cells = place(rng, arrangements, targets % cfg.per_set, cfg.grid, n_obj)
+    else:
+        cells = np.argsort(rng.random((n, cfg.grid**2)), axis=1)[:, :n_obj]
 
     H, s, g = cfg.image_size, cfg.sprite, cfg.grid
     edges = (np.arange(g + 1) * H) // g
@@ -356,8 +462,8 @@ def _render(cfg: SceneConfig, class_sets, n: int, seed: list[int]) -> SceneArray
     ar = np.arange(s)
     for j in range(n_obj):
         cy, cx = np.divmod(cells[:, j], g)
-        top = edges[cy] + (rng.random(n) * (edges[cy + 1] - edges[cy] - s + 1)).astype(np.int64)
-        left = edges[cx] + (rng.random(n) * (edges[cx + 1] - edges[cx] - s + 1)).astype(np.int64)
+        top = edges[cy] + _offsets(rng, edges[cy + 1] - edges[cy], cfg)
+        left = edges[cx] + _offsets(rng, edges[cx + 1] - edges[cx], cfg)
         ys, xs = (top[:, None] + ar)[:, :, None], (left[:, None] + ar)[:, None, :]
         kind = kinds[:, j]
         sm = shape_masks[kind % cfg.shapes]
@@ -371,3 +477,11 @@ def _render(cfg: SceneConfig, class_sets, n: int, seed: list[int]) -> SceneArray
         objects[:, j] = np.stack([kind, top, left, np.full(n, j < cfg.k)], 1)
     images = (np.clip(canvas, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(0, 3, 1, 2)
     return SceneArrays(np.ascontiguousarray(images), targets, kind_map, masks, objects)
+
+
+def _offsets(rng, cell: np.ndarray, cfg: SceneConfig) -> np.ndarray:
+    """int64 `(N,)`: where objects sit inside cells of `cell` px, uniformly over the whole
+    room the object leaves, or over the `jitter + 1` centred positions when `jitter` is set."""
+    room = cell - cfg.sprite
+    span = room if cfg.jitter is None else np.minimum(room, cfg.jitter)
+    return (room - span) // 2 + (rng.random(len(cell)) * (span + 1)).astype(np.int64)
