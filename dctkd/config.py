@@ -176,6 +176,9 @@ class Runtime:
     `teacher_cache`: compute the teacher's outputs once and look them up, when the training
     inputs are not augmented (`data.augment=false`); the numbers are the same either way.
     `tensorboard`: event files beside `metrics.csv`, so `tensorboard --logdir` shows the run.
+    `share_prefix`: keep the training state at the first LR drop (`prefix.pt`), and start a
+    fresh run from a shorter run's kept state where the two share those epochs
+    (`engine.prefix`: the budget test's 2× runs); the numbers are the same either way.
     """
 
     device: Device = "auto"
@@ -186,6 +189,7 @@ class Runtime:
     progress: StrictBool = True
     teacher_cache: StrictBool = True
     tensorboard: StrictBool = True
+    share_prefix: StrictBool = False
 
 
 @dataclass(frozen=True, config=_FIELDS)

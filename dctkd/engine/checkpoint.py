@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,8 @@ from dctkd.files import atomic_path, move_aside, torch_save, write_text
 
 from .runtime import ConfigError
 
-STATE_KEYS = ("epoch", "best_top1", "best_epoch", "history", "train_seconds", "diverged_epoch")
+STATE_KEYS = ("epoch", "best_top1", "best_epoch", "history", "train_seconds", "diverged_epoch",
+              "prefix_from")
 # The metrics of a checkpoint that does not exist (a run that diverged in its first epoch)
 # or cannot be evaluated (non-finite weights): null in final.json.
 NO_METRICS = dict.fromkeys(("top1", "top5", "mca", "legacy_top1", "legacy_top5", "legacy_mca"))
@@ -105,9 +107,29 @@ def resume(path: Path, run_id: str, distiller: nn.Module, opt, sched, scaler,
     return {k: ckpt.get(k) for k in STATE_KEYS}
 
 
-def _set_aside(path: Path, err: BaseException) -> None:
-    import warnings
+def continue_from(ckpt: dict, distiller: nn.Module, opt, sched, scaler) -> dict:
+    """Restore a shorter run's state kept at its first LR drop (`engine.prefix`) into this
+    run and return the progress it stands for. The scheduler keeps this run's own milestones
+    and only takes the epoch count: the LR has not dropped yet in either run."""
+    distiller.student.load_state_dict(ckpt["student"])
+    if distiller.term is not None:
+        distiller.term.load_state_dict(ckpt["term"])
+    opt.load_state_dict(ckpt["optimizer"])
+    # The shorter run stepped its scheduler past its own first drop; replay this run's
+    # schedule over the same epochs from the initial LR instead.
+    for group in opt.param_groups:
+        group["lr"] = group["initial_lr"]
+    sched.last_epoch = 0
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+        for _ in range(ckpt["epoch"]):
+            sched.step()
+    if scaler is not None and ckpt["scaler"] is not None:
+        scaler.load_state_dict(ckpt["scaler"])
+    return {**{k: ckpt.get(k) for k in STATE_KEYS}, "prefix_from": ckpt["run_id"]}
 
+
+def _set_aside(path: Path, err: BaseException) -> None:
     from dctkd.errors import one_line
 
     aside = move_aside(path, "corrupt")
@@ -183,8 +205,6 @@ def save_predictions(run_dir: Path, which: str, result: dict, logits: torch.Tens
 
 def warn_diverged(run_id: str, loss: float, epoch: int, best_epoch: int) -> None:
     """A run whose loss stops being finite ends there; final.json records `diverged_epoch`."""
-    import warnings
-
     kept = (f"the run is finished with its best checkpoint before the divergence (epoch "
             f"{best_epoch})" if best_epoch else "the run has no usable checkpoint")
     warnings.warn(f"{run_id}: training loss became {loss} in epoch {epoch}; training stops and "
@@ -222,6 +242,6 @@ def save_no_predictions(run_dir: Path, which: str, targets, class_names: list[st
         (run_dir / stale).unlink(missing_ok=True)
 
 
-__all__ = ["NO_METRICS", "finite", "finite_json", "resume", "save_checkpoint",
+__all__ = ["NO_METRICS", "continue_from", "finite", "finite_json", "resume", "save_checkpoint",
            "save_no_predictions", "save_predictions", "save_results", "warn_diverged",
            "write_history"]

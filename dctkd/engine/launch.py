@@ -25,6 +25,7 @@ from dataclasses import replace
 from dctkd.config import RunConfig, needed_first
 from dctkd.errors import Failure, RunsFailed, one_line
 
+from . import prefix
 from .checks import check
 from .runlog import LOG, captured, lock_held, mark_failed, note, read_failure
 from .runs import DEFAULT_STORE, Run, ensure, run_path
@@ -184,9 +185,19 @@ def _startable(pending: dict, running: dict, failed: dict, free: int) -> list[Ru
         if teacher:
             failed[rid] = Failure(rid, teacher=teacher)
             del pending[rid]
-        elif len(out) < free and not any(p.run_id in busy for p in cfg.prerequisites):
+        elif (len(out) < free and not any(p.run_id in busy for p in cfg.prerequisites)
+              and not _shorter_to_come(cfg, pending, running)):
             out.append(pending.pop(rid))
     return out
+
+
+def _shorter_to_come(cfg: RunConfig, pending: dict, running: dict) -> bool:
+    """True when a shorter run whose kept prefix `cfg` could start from is still pending or
+    training (`engine.prefix`): waiting for it saves training those epochs twice."""
+    if not cfg.runtime.share_prefix:
+        return False
+    others = [*pending.values(), *(c for c, _ in running.values())]
+    return any(prefix.shares(cfg, other) for other in others)
 
 
 def _failed_teacher(cfg: RunConfig, failed: dict) -> str | None:

@@ -35,7 +35,7 @@ from dctkd.config import RunConfig
 from dctkd.files import write_text
 from dctkd.losses import resolve
 
-from . import board, checkpoint, teacher_cache
+from . import board, checkpoint, prefix, teacher_cache
 from .checks import check
 from .distiller import Distiller, build_distiller
 from .evaluate import metrics as eval_metrics
@@ -245,14 +245,22 @@ def _fit(s: Setup) -> dict:
     if d.world > 1:
         model = _ddp(s.distiller, device)
     state = {"epoch": 0, "best_top1": -math.inf, "best_epoch": 0, "history": [],
-             "train_seconds": 0.0, "diverged_epoch": None}
+             "train_seconds": 0.0, "diverged_epoch": None, "prefix_from": None}
     last = s.run_dir / "last.pt"
+    shorter = None if last.exists() else prefix.find(cfg, s.run_dir.parent)
     if last.exists():
         state = checkpoint.resume(last, cfg.run_id, s.distiller, opt, sched, scaler, device,
                                   heal=d.main) or state
+    elif shorter is not None:
+        kept = prefix.load(shorter, s.run_dir, cfg.run_id, device, main=d.main)
+        state = checkpoint.continue_from(kept, s.distiller, opt, sched, scaler)
     if d.main:
         s.run_dir.mkdir(parents=True, exist_ok=True)
-    with board.Board(cfg, s.run_dir, d.main, state["epoch"]) as events:  # rank 0 only
+    # A run started from a shorter one's prefix shows those epochs as its own.
+    replay = state["history"] if shorter is not None else []
+    with board.Board(cfg, s.run_dir, d.main, 0 if replay else state["epoch"]) as events:
+        for row in replay if d.main else []:
+            events.epoch(row)
         for epoch in range(state["epoch"], cfg.optim.epochs):
             if state.get("diverged_epoch"):
                 break
@@ -279,6 +287,7 @@ def _fit(s: Setup) -> dict:
                     _save_best(s, epoch + 1, score)
                 checkpoint.save_checkpoint(last, cfg.run_id, s.distiller, state, opt, sched, scaler,
                                            device)
+                prefix.keep(cfg, s.run_dir, epoch + 1)
                 checkpoint.write_history(s.run_dir / "metrics.csv", state["history"])
             if d.world > 1:
                 dist.barrier()
@@ -434,6 +443,7 @@ def _finish(s: Setup, loaders: dict, state: dict) -> dict:
         "best_val_top1": state["best_top1"] if "val" in loaders else None,
         "epochs": state["epoch"],
         "diverged_epoch": state.get("diverged_epoch"),
+        "prefix_from": state.get("prefix_from"),
         "train_seconds": state["train_seconds"],
         "images_per_s": float(np.mean([r["images_per_s"] for r in hist])) if hist else None,
         "num_train": len(s.data["train"]),
