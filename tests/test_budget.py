@@ -127,17 +127,22 @@ def _budget_frame(gains: dict[str, float], seeds=(0,)) -> pd.DataFrame:
 
 
 def test_convergence_verdicts_follow_the_two_point_rule_and_reach_the_tables():
-    df = _budget_frame({"DCT": 1.5, "KD": 4.0, "Baseline": -1.0}, seeds=(0, 1))
+    df = _budget_frame({"DCT": 1.5, "KD": 4.0, "Baseline": -1.0, "AT": -3.0}, seeds=(0, 1))
     table = budget.convergence_table(df, order=["Baseline", "KD", "DCT"])
-    assert list(table["method"]) == ["Baseline", "KD", "DCT"]
+    assert list(table["method"]) == ["Baseline", "KD", "DCT", "AT"]
     got = table.set_index("method")
     assert got.loc["KD", "verdict"] == "not converged" and got.loc["KD", "gain"] == 4.0
     assert got.loc["DCT", "verdict"] == "converged" and got.loc["DCT", "epochs"] == 40
+    assert got.loc["Baseline", "verdict"] == "converged"
+    assert got.loc["AT", "verdict"] == "past its plateau"  # longer training costs it points
     assert got.loc["DCT", "95% interval"] == "[+1.50, +1.50]"
     found = budget.verdicts(table)
-    marked = budget.mark(pd.DataFrame({"method": ["KD", "DCT", "AT"]}), found)
-    assert list(marked.iloc[:, 1]) == ["NOT converged (+4.0)", "converged (+1.5)", ""]
-    assert "KD (+4.0)" in budget.note(found) and "DCT" not in budget.note(found)
+    marked = budget.mark(pd.DataFrame({"method": ["KD", "DCT", "AT", "PKT"]}), found)
+    assert list(marked.iloc[:, 1]) == ["NOT converged (+4.0)", "converged (+1.5)",
+                                       "past its plateau (-3.0)", ""]
+    said = budget.note(found)
+    assert "KD (+4.0)" in said and "AT (-3.0)" in said and "DCT" not in said
+    assert "Past its plateau" in said and "loses > 2 points" in said
     assert "Every row shown passed" in budget.note(found, ["DCT"])
     curve = budget.budget_curve_table(df)
     assert list(curve.columns) == ["method", "0.5× (20 ep)", "1× (40 ep)", "2× (80 ep)"]
@@ -164,8 +169,10 @@ def test_accuracy_claims_name_every_paper_claim_with_its_verdict():
     assert found.loc["DCT − Baseline", "verdict"] == "supported"
     assert found.loc["DCT − KD", "verdict"] == "contradicted"
     assert found.loc["DCT + KD − AT + KD", "claim"].startswith("DCT + KD beats")
-    assert found.loc["DCT + KD − KD (δ = 1)", "verdict"] == "unresolved"  # equal on every seed
+    # Equal on every seed: the same, inside the margin.
+    assert found.loc["DCT + KD − KD (δ = 1)", "verdict"] == "equivalent"
     assert found.loc["DCT + KD − KD (δ = 1)", "claim"].endswith("(equal KD weight)")
+    assert not found["primary"].any()
     assert "Teacher" not in " ".join(found.index)
 
 

@@ -44,8 +44,7 @@ def test_verdicts_follow_each_metrics_direction():
         ssim = got.loc[(level, "ssim", "DCT − AT")]
         assert ssim["better"] == "higher" and ssim["verdict"] == "supported"
         assert ssim["seeds"] == 3 and np.isclose(ssim["difference"], 0.09)
-        low, high = (float(x) for x in ssim["95% interval"].strip("[]").split(","))
-        assert 0 < low < 0.09 < high
+        assert 0 < ssim["ci_low"] < 0.09 < ssim["ci_high"] and np.isnan(ssim["margin"])
         far = got.loc[(level, "distance", "DCT − AT")]  # larger distance: worse, not better
         assert far["better"] == "lower" and far["verdict"] == "contradicted"
         assert far["difference"] > 0
@@ -58,7 +57,8 @@ def test_verdicts_follow_each_metrics_direction():
     assert flipped.loc[(0, "distance", "DCT − AT"), "verdict"] == "supported"
     counts = claims.verdict_counts(table).set_index("comparison")
     assert counts.loc["DCT − AT"].to_dict() == {"supported": 2, "contradicted": 2,
-                                                "unresolved": 0, "too few seeds": 0}
+                                                "equivalent": 0, "unresolved": 0,
+                                                "too few seeds": 0}
     words = claims.metric_sentences(table)
     assert len(words) == len(table)
     assert words[0].startswith("ssim (level 0), DCT − AT (higher is better): +0.090 over 3")
@@ -67,7 +67,7 @@ def test_verdicts_follow_each_metrics_direction():
 
 def test_one_seed_gives_no_interval_and_says_so():
     table = claims.metric_claims(_per_seed(seeds=(0,)), ["ssim"], DIRECTIONS, COMPARISONS)
-    assert set(table["verdict"]) == {"too few seeds"} and (table["95% interval"] == "").all()
+    assert set(table["verdict"]) == {"too few seeds"} and table["ci_low"].isna().all()
     assert (table["seeds"] == 1).all() and "no interval" in claims.metric_sentences(table)[0]
     assert claims.verdict_counts(table)["too few seeds"].tolist() == [1, 1]
     empty = claims.metric_claims(_per_seed(), ["ssim"], DIRECTIONS, [("DCT", "KD")])

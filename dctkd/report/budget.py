@@ -2,7 +2,8 @@
 
 A flat end of a step or cosine schedule proves nothing: the LR is near zero there, so every
 curve is flat. The test of a plateau is more budget: a run re-trained with twice its epochs
-(schedule stretched, `grid.stretched`) that gains at most `THRESHOLD` points has converged
+(schedule stretched, `grid.stretched`) that moves by at most `THRESHOLD` points either way
+has converged; one that gains more has not, one that loses more is past its plateau
 (docs/protocol.md#convergence). The frames here are `tables.collect` over the cells of the
 `budget` (or `regime`) family: `param == "budget"`, `value` = the factor of the main budget.
 """
@@ -33,11 +34,25 @@ def _factors(df: pd.DataFrame) -> pd.DataFrame:
     return part
 
 
+CONVERGED, NOT_CONVERGED, PAST = "converged", "not converged", "past its plateau"
+
+
+def verdict(gain: float, threshold: float = THRESHOLD) -> str:
+    """`converged` when more budget moves Top-1 by at most `threshold` points either way,
+    `not converged` when it gains more, `past its plateau` when it loses more: a run that
+    longer training costs points was compared past its best budget, not at its plateau."""
+    if gain > threshold + _ROUNDING:
+        return NOT_CONVERGED
+    if gain < -threshold - _ROUNDING:
+        return PAST
+    return CONVERGED
+
+
 def convergence_table(df: pd.DataFrame, check: float = 2.0, threshold: float = THRESHOLD,
                       order: Sequence[str] | None = None, digits: int = 2) -> pd.DataFrame:
     """A row per label: Top-1 at 1× and at `check`× its budget (mean over the seeds run at
     both), the gain paired by seed with its 95 % interval when there are ≥ 2 seeds, and the
-    verdict: `converged` when the mean gain is ≤ `threshold` points."""
+    verdict of the mean gain (`verdict`)."""
     part = _factors(df)
     rows = []
     labels = list(dict.fromkeys(part["label"]))
@@ -59,46 +74,49 @@ def convergence_table(df: pd.DataFrame, check: float = 2.0, threshold: float = T
             f"Top-1 at {check:g}×": round(float(more[seeds].mean()), digits),
             "gain": round(mean, digits),
             "95% interval": interval_text(low, high, digits),
-            "verdict": "converged" if mean <= threshold + _ROUNDING else "not converged",
+            "verdict": verdict(mean, threshold),
         })
     return pd.DataFrame(rows)
 
 
-def verdicts(table: pd.DataFrame) -> dict[str, tuple[bool, float]]:
-    """`{label: (converged, gain)}` from `convergence_table`."""
-    return {r["method"]: (r["verdict"] == "converged", float(r["gain"]))
-            for _, r in table.iterrows()}
+def verdicts(table: pd.DataFrame) -> dict[str, tuple[str, float]]:
+    """`{label: (verdict, gain)}` from `convergence_table`."""
+    return {r["method"]: (r["verdict"], float(r["gain"])) for _, r in table.iterrows()}
 
 
-def mark(table: pd.DataFrame, found: Mapping[str, tuple[bool, float]], check: float = 2.0,
+def mark(table: pd.DataFrame, found: Mapping[str, tuple[str, float]], check: float = 2.0,
          column: str = "method") -> pd.DataFrame:
-    """`table` with a `budget test` column beside its rows: `converged (+0.8)`, or `NOT
-    converged (+4.2)`, or empty for a row the test did not cover."""
+    """`table` with a `budget test` column beside its rows: `converged (+0.8)`, `NOT
+    converged (+4.2)`, `past its plateau (−3.1)`, or empty for a row the test did not
+    cover."""
     out = table.copy()
     out.insert(out.columns.get_loc(column) + 1, f"budget test ({check:g}× epochs)",
                [_verdict_text(found.get(x)) for x in out[column]])
     return out
 
 
-def _verdict_text(found: tuple[bool, float] | None) -> str:
+def _verdict_text(found: tuple[str, float] | None) -> str:
     if found is None:
         return ""
-    ok, gain = found
-    return f"{'converged' if ok else 'NOT converged'} ({gain:+.1f})"
+    said, gain = found
+    return f"{'NOT converged' if said == NOT_CONVERGED else said} ({gain:+.1f})"
 
 
-def note(found: Mapping[str, tuple[bool, float]], labels: Sequence[str] | None = None,
+def note(found: Mapping[str, tuple[str, float]], labels: Sequence[str] | None = None,
          check: float = 2.0) -> str:
-    """A caption sentence naming the rows (among `labels`) that failed the budget test."""
+    """A caption sentence naming the rows (among `labels`) that failed the budget test, in
+    either direction."""
     labels = list(found) if labels is None else [x for x in labels if x in found]
-    bad = [f"{x} ({found[x][1]:+.1f})" for x in labels if not found[x][0]]
     if not labels:
         return ""
-    if not bad:
-        return (f" Every row shown passed the budget test ({check:g}× the epochs gains ≤ "
-                f"{THRESHOLD:g} points).")
-    return (f" Not at its plateau by the budget test ({check:g}× the epochs gains > "
-            f"{THRESHOLD:g} points): {', '.join(bad)}.")
+    out = ""
+    for said, rule in ((NOT_CONVERGED, f"{check:g}× the epochs gains > {THRESHOLD:g} points"),
+                       (PAST, f"{check:g}× the epochs loses > {THRESHOLD:g} points")):
+        bad = [f"{x} ({found[x][1]:+.1f})" for x in labels if found[x][0] == said]
+        if bad:
+            out += f" {said[0].upper()}{said[1:]} by the budget test ({rule}): {', '.join(bad)}."
+    return out or (f" Every row shown passed the budget test ({check:g}× the epochs moves "
+                   f"Top-1 by ≤ {THRESHOLD:g} points).")
 
 
 def budget_curve_table(df: pd.DataFrame, order: Sequence[str] | None = None) -> pd.DataFrame:
@@ -145,5 +163,6 @@ def ordering(df: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["THRESHOLD", "budget_curve_table", "budget_points", "convergence_table", "mark",
-           "note", "ordering", "verdicts"]
+__all__ = ["CONVERGED", "NOT_CONVERGED", "PAST", "THRESHOLD", "budget_curve_table",
+           "budget_points", "convergence_table", "mark", "note", "ordering", "verdict",
+           "verdicts"]

@@ -23,6 +23,25 @@ CLAIMS = (("DCT", "AT"), ("DCT", "Baseline"), ("DCT + KD", "KD"))
 DCT + KD against KD."""
 
 
+MARGIN = 2.0
+"""Points of Top-1 inside which two methods count as the same (a profile's `claims.margin`)."""
+
+ALPHA = round(1 - stats.LEVEL, 10)
+
+VERDICTS = ("supported", "contradicted", "equivalent", "unresolved", "too few seeds")
+"""A claim "A beats B" over paired seeds: *supported* or *contradicted* when the difference
+test rejects 0 (Holm-adjusted within the primary family), else *equivalent* when two one-sided
+tests put the difference inside ±margin (the 90 % interval inside the margin), else
+*unresolved*; *too few seeds* without an interval."""
+
+COLUMNS = ["comparison", "seeds", "A", "B", "difference", "ci_low", "ci_high", "margin", "p",
+           "p_equivalence", "primary", "seeds needed", "verdict"]
+"""Every claims table's columns: the paired difference A − B (points), its 95 % interval, the
+equivalence margin, the two tests' p-values (Holm-adjusted for primary rows), whether the row
+is a primary endpoint, the seeds a 95 % half-width of `margin` needs at the spread measured
+(`stats.seeds_needed`), and the verdict."""
+
+
 def interval_text(low: float, high: float, digits: int = 2) -> str:
     """`"[+1.20, +3.40]"`, or empty when there is no interval (one seed)."""
     if np.isnan(low) or np.isnan(high):
@@ -31,33 +50,69 @@ def interval_text(low: float, high: float, digits: int = 2) -> str:
 
 
 def claims_table(df: pd.DataFrame, comparisons: Sequence[tuple[str, str]] = CLAIMS,
-                 value: str = "top1", digits: int = 2) -> pd.DataFrame:
-    """A row per comparison `A − B` present in `df`: paired seeds, both means, the mean
-    difference, its 95 % interval and the verdict it supports (`stats.compare`)."""
+                 value: str = "top1", digits: int = 2, margin: float | None = MARGIN,
+                 primary: Iterable[tuple[str, str]] = (), higher: bool = True) -> pd.DataFrame:
+    """A row per comparison `A − B` present in `df` (`COLUMNS`): paired seeds, both means, the
+    mean difference, its 95 % interval, the tests and the verdict (`decide`). `primary`
+    names the comparisons of the primary family (Holm-adjusted together); `higher` says that
+    a larger `value` is better (the claim "A beats B" is then A − B > 0)."""
     labels = set(df["label"])
     wanted = [(a, b) for a, b in comparisons if a in labels and b in labels]
-    got = stats.compare(df[df["label"] != TEACHER_LABEL], wanted, value)
+    main = set(map(tuple, primary))
+    got = stats.compare(df[df["label"] != TEACHER_LABEL], wanted, value, margin=margin)
     rows = []
     for (a, b), (_, r) in zip(wanted, got.iterrows(), strict=True):
+        need = stats.seeds_needed(r["sd"], margin) if margin else 0
         rows.append({
-            "comparison": r["comparison"],
-            "seeds": int(r["seeds"]),
-            "A": round(float(r[a]), digits),
-            "B": round(float(r[b]), digits),
+            "comparison": r["comparison"], "seeds": int(r["seeds"]),
+            "A": round(float(r[a]), digits), "B": round(float(r[b]), digits),
             "difference": round(float(r["difference"]), digits),
-            "95% interval": interval_text(r["ci_low"], r["ci_high"], digits),
-            "verdict": r["verdict"],
+            "ci_low": round(float(r["ci_low"]), digits),
+            "ci_high": round(float(r["ci_high"]), digits),
+            "margin": margin if margin else np.nan, "p": r["p"],
+            "p_equivalence": r["p_equivalence"], "primary": (a, b) in main,
+            "seeds needed": need or np.nan,
         })
-    return pd.DataFrame(rows, columns=["comparison", "seeds", "A", "B", "difference",
-                                       "95% interval", "verdict"])
+    return decide(pd.DataFrame(rows, columns=COLUMNS[:-1]), higher)
+
+
+def decide(table: pd.DataFrame, higher: bool = True, alpha: float = ALPHA) -> pd.DataFrame:
+    """`table` with its p-values Holm-adjusted within the primary rows (each test its own
+    family; exploratory rows keep theirs) and the `verdict` column (`VERDICTS`)."""
+    from statsmodels.stats.multitest import multipletests
+
+    out = table.copy()
+    main = out["primary"].astype(bool) if len(out) else out["primary"]
+    for column in ("p", "p_equivalence"):
+        values = out.loc[main, column]
+        tested = values.notna()
+        if tested.sum() > 1:
+            adjusted = multipletests(values[tested].to_numpy(float), alpha, "holm")[1]
+            out.loc[values[tested].index, column] = adjusted
+    better = out["difference"] > 0 if higher else out["difference"] < 0
+    verdicts = []
+    for (_, r), up in zip(out.iterrows(), better, strict=True):
+        if r["seeds"] < 2 or np.isnan(r["p"]):
+            verdicts.append("too few seeds")
+        elif r["p"] < alpha:
+            verdicts.append("supported" if up else "contradicted")
+        elif r["p_equivalence"] < alpha:
+            verdicts.append("equivalent")
+        else:
+            verdicts.append("unresolved")
+    out["verdict"] = verdicts
+    for column in ("p", "p_equivalence"):
+        out[column] = out[column].astype(float).round(4)
+    return out[COLUMNS]
 
 
 def against(df: pd.DataFrame, reference: str, others: Iterable[str] | None = None,
-            value: str = "top1", digits: int = 2) -> pd.DataFrame:
+            value: str = "top1", digits: int = 2, margin: float | None = MARGIN
+            ) -> pd.DataFrame:
     """Every label of `df` (or `others`) against one `reference` label, paired by seed."""
     names = [x for x in (others or dict.fromkeys(df["label"])) if x not in (reference,
                                                                               TEACHER_LABEL)]
-    return claims_table(df, [(x, reference) for x in names], value, digits)
+    return claims_table(df, [(x, reference) for x in names], value, digits, margin)
 
 
 def relabel(df: pd.DataFrame, param: str, template: str = "{label} ({value})") -> pd.DataFrame:
@@ -79,9 +134,11 @@ def sentences(table: pd.DataFrame) -> list[str]:
     """The claims table in words, one line per comparison, for a notebook's summary."""
     out = []
     for _, row in table.iterrows():
-        interval = row["95% interval"] or "no interval"
+        interval = interval_text(row["ci_low"], row["ci_high"]) or "no interval"
+        family = "primary, Holm-adjusted" if row["primary"] else "exploratory"
         out.append(f"{row['comparison']}: {row['difference']:+.2f} points over {row['seeds']} "
-                   f"paired seeds, 95% interval {interval} → {row['verdict']}")
+                   f"paired seeds, 95% interval {interval}, margin ±{row['margin']:g} "
+                   f"({family}) → {row['verdict']}")
     return out
 
 
@@ -174,22 +231,20 @@ ATTENTION_CLAIMS = tuple((method_label("dct"), method_label(m))
                          for m in ("at", "none", "kd", "review"))
 """The attention and embedding claims: DCT against AT, the student alone, KD and ReviewKD."""
 
-VERDICTS = ("supported", "contradicted", "unresolved", "too few seeds")
-
-
 def metric_claims(per_seed: pd.DataFrame, metrics: Sequence[str],
                   directions: Mapping[str, bool] = DIRECTIONS,
                   comparisons: Sequence[tuple[str, str]] = ATTENTION_CLAIMS,
                   by: Sequence[str] = (), label: str = "method",
-                  names: Mapping[str, str] | None = None, digits: int = 3) -> pd.DataFrame:
+                  names: Mapping[str, str] | None = None, digits: int = 3,
+                  margins: Mapping[str, float] | None = None) -> pd.DataFrame:
     """The claim "A is better than B" on each metric, paired by seed (`claims_table`).
 
     `per_seed` has a row per model and seed (and per `by` group, e.g. level): `label`,
     `seed`, `by` and the metric columns. Returns a row per `by` group, metric and comparison
-    present: `by…, measure, better` (`higher`/`lower`, from `directions`), `comparison, seeds,
-    A, B, difference` (A − B, mean over paired seeds), `95% interval` and `verdict`:
-    `supported` when the interval lies on the better side of 0, `contradicted` on the worse
-    side, `unresolved` when it holds 0, `too few seeds` without an interval (one seed).
+    present: `by…, measure, better` (`higher`/`lower`, from `directions`), then `COLUMNS`:
+    *supported* when the difference lies on the better side of 0, *contradicted* on the
+    worse, *equivalent* inside the metric's margin (`margins`; none: no such verdict),
+    *unresolved* otherwise. Every row is exploratory (no primary family).
     """
     frame = per_seed.drop(columns=["label"], errors="ignore") if label != "label" else per_seed
     frame = frame.rename(columns={label: "label"})
@@ -205,30 +260,23 @@ def metric_claims(per_seed: pd.DataFrame, metrics: Sequence[str],
             for a, b in comparisons:
                 if a not in present or b not in present:
                     continue
-                got = claims_table(part, [(a, b)], metric, digits)
+                got = claims_table(part, [(a, b)], metric, digits,
+                                   (margins or {}).get(metric), higher=higher)
                 if got.empty:
                     continue
-                row = got.iloc[0].to_dict()
-                better, worse = (f"{a} > {b}", f"{a} < {b}")[:: 1 if higher else -1]
-                row["verdict"] = {better: "supported", worse: "contradicted",
-                                  "no difference resolved": "unresolved"
-                                  }.get(row["verdict"], "too few seeds")
                 rows.append({**dict(zip(by, key, strict=True)),
                              "measure": (names or {}).get(metric, metric),
-                             "better": "higher" if higher else "lower", **row})
-    return pd.DataFrame(rows, columns=[*by, "measure", "better", "comparison", "seeds", "A",
-                                       "B", "difference", "95% interval", "verdict"])
+                             "better": "higher" if higher else "lower", **got.iloc[0].to_dict()})
+    return pd.DataFrame(rows, columns=[*by, "measure", "better", *COLUMNS])
 
 
 def metric_sentences(table: pd.DataFrame, digits: int = 3) -> list[str]:
     """`metric_claims` in words, one line per row (its `by` columns named first)."""
-    keys = [c for c in table.columns if c not in ("measure", "better", "comparison", "seeds",
-                                                   "A", "B", "difference", "95% interval",
-                                                   "verdict")]
+    keys = [c for c in table.columns if c not in ("measure", "better", *COLUMNS)]
     out = []
     for _, row in table.iterrows():
         where = ", ".join(f"{k} {row[k]}" for k in keys)
-        interval = row["95% interval"] or "no interval"
+        interval = interval_text(row["ci_low"], row["ci_high"], digits) or "no interval"
         out.append(f"{row['measure']}{' (' + where + ')' if where else ''}, "
                    f"{row['comparison']} ({row['better']} is better): "
                    f"{row['difference']:+.{digits}f} over {row['seeds']} paired seeds, "
@@ -245,34 +293,72 @@ def verdict_counts(table: pd.DataFrame) -> pd.DataFrame:
     return counts.reindex(order).reset_index().rename_axis(columns=None)
 
 
-def accuracy_claims(df: pd.DataFrame, kd_reference: str | None = None,
-                    digits: int = 2) -> pd.DataFrame:
+BEST = "best"
+"""In a profile's primary endpoints, the other method alone whose students reach the highest
+mean *val* Top-1 (chosen on val, so that picking it does not favour it on test)."""
+
+
+def best_other(df: pd.DataFrame, exclude: Iterable[str] = ()) -> str | None:
+    """The method alone (not the student alone, a + KD row or a control) of `df` with the
+    highest mean val Top-1 (`tables.collect`'s `val_top1`), leaving out `exclude`."""
+    skip = {TEACHER_LABEL, method_label("none"), *exclude}
+    alone = [x for x in dict.fromkeys(df["label"])
+             if x not in skip and _is_method(x) and not x.endswith(" + KD")]
+    if not alone:
+        return None
+    means = df[df["label"].isin(alone)].groupby("label")["val_top1"].mean()
+    return str(means.idxmax())
+
+
+def primary_endpoints(df: pd.DataFrame, pairs: Iterable[Sequence[str]]
+                      ) -> list[tuple[str, str]]:
+    """A profile's primary comparisons `(A, B)` with `BEST` resolved against A (`best_other`);
+    each once, and only those whose two rows `df` holds."""
+    labels = set(df["label"])
+    out: list[tuple[str, str]] = []
+    for a, b in pairs:
+        if b == BEST:
+            b = best_other(df, exclude=[a])
+        if b is not None and a in labels and b in labels and (a, b) not in out:
+            out.append((a, b))
+    return out
+
+
+def accuracy_claims(df: pd.DataFrame, kd_reference: str | None = None, digits: int = 2,
+                    margin: float | None = MARGIN, primary: Iterable[Sequence[str]] = ()
+                    ) -> pd.DataFrame:
     """Every accuracy claim of the paper on one teacher→student pair, paired by seed.
 
     The paper says the DCT term transfers better than every alternative: DCT against the
     student alone and each other method alone (KD included), DCT + KD against each other
     method + KD, and that it complements KD: DCT + KD against DCT, and against KD alone at
     the + KD rows' own KD weight (`kd_reference`, the label of that row), so the pair differs
-    in the DCT term only. Columns: `claim` then those of `metric_claims` (verdict
-    supported / contradicted / unresolved / too few seeds).
+    in the DCT term only. `primary` names the primary endpoints (`primary_endpoints`; `BEST`
+    stands for the best other method alone, chosen on val); they come first and are
+    Holm-adjusted together, the rest are exploratory. Columns: `claim` then `COLUMNS`.
     """
     labels = [x for x in dict.fromkeys(df["label"]) if x != TEACHER_LABEL]
     dct, dct_kd = method_label("dct"), method_label("dct+kd")
     named = [x for x in labels if _is_method(x)]
     alone = [x for x in named if not x.endswith(" + KD") and x != dct]
     plus = [x for x in named if x.endswith(" + KD") and x != dct_kd]
-    wanted = [(f"{dct} beats every other method alone", dct, x) for x in alone]
-    wanted += [(f"{dct_kd} beats every other method + KD", dct_kd, x) for x in plus]
-    wanted.append((f"{dct} complements KD", dct_kd, dct))
+    claim = {(dct, x): f"{dct} beats every other method alone" for x in alone}
+    claim |= {(dct_kd, x): f"{dct_kd} beats every other method + KD" for x in plus}
+    claim[(dct_kd, dct)] = f"{dct} complements KD"
     if kd_reference in labels:
-        wanted.append((f"{dct} complements KD (equal KD weight)", dct_kd, kd_reference))
-    claim = {f"{a} − {b}": c for c, a, b in wanted}
-    table = metric_claims(df, ["top1"], comparisons=[(a, b) for _, a, b in wanted],
-                          label="label", names={"top1": "Top-1 (%)"}, digits=digits)
-    table.insert(0, "claim", [claim.get(x, "") for x in table["comparison"]])
-    return table.drop(columns=["measure", "better"])
-
-
+        claim[(dct_kd, kd_reference)] = f"{dct} complements KD (equal KD weight)"
+    wanted = list(primary)
+    main = primary_endpoints(df, wanted)
+    best = {(a, best_other(df, exclude=[a])) for a, b in wanted if b == BEST}
+    for pair in main:
+        if pair in best:
+            text = f"{pair[0]} beats the best other method alone (chosen on val)"
+            claim[pair] = f"{claim[pair]}; {text[0].lower()}{text[1:]}" if pair in claim else text
+    order = main + [pair for pair in claim if pair not in main]
+    table = claims_table(df, order, "top1", digits, margin, primary=main)
+    table.insert(0, "claim", [claim.get(tuple(x.split(" − ", 1)), "")
+                              for x in table["comparison"]])
+    return table
 def _is_method(text: str) -> bool:
     try:
         method_name(text)
@@ -281,8 +367,8 @@ def _is_method(text: str) -> bool:
     return True
 
 
-__all__ = ["CLAIMS", "accuracy_claims", "against", "claims_table", "interval_text", "kstudy_claims",
-           "kstudy_estimates", "kstudy_trend",
-           "relabel", "sentences"]
+__all__ = ["ALPHA", "BEST", "CLAIMS", "COLUMNS", "MARGIN", "accuracy_claims", "against",
+           "best_other", "claims_table", "decide", "interval_text", "kstudy_claims",
+           "kstudy_estimates", "kstudy_trend", "primary_endpoints", "relabel", "sentences"]
 __all__ += ["ATTENTION_CLAIMS", "DIRECTIONS", "VERDICTS", "metric_claims",
             "metric_sentences", "verdict_counts"]

@@ -38,7 +38,7 @@ DATA_ENV = "DCTKD_DATA"
 _TOP_KEYS = {
     "description", "synthetic", "base", "roles", "datasets", "pairs", "seeds",
     "teacher_seed", "methods", "plus_kd", "families", "method_options_by_student",
-    "method_settings", "slurm",
+    "method_settings", "slurm", "claims",
 }
 
 
@@ -106,6 +106,17 @@ class Profile:
         """Run settings a student trained with `method` (or `method+kd`) takes on top of its
         role's, e.g. SemCKD's LR: its published weight belongs with LR 0.05."""
         return (self.spec.get("method_settings") or {}).get(method.split("+")[0], {}) or {}
+
+    @property
+    def margin(self) -> float:
+        """Points of Top-1 inside which two methods count as the same (`claims.margin`)."""
+        return float((self.spec.get("claims") or {}).get("margin", 2.0))
+
+    @property
+    def primary(self) -> list[tuple[str, str]]:
+        """The primary comparisons `(A, B)` of the main table, by row label; `best` stands
+        for the best other method alone, chosen on val (`report.claims.primary_endpoints`)."""
+        return [tuple(pair) for pair in (self.spec.get("claims") or {}).get("primary", [])]
 
     def main_methods(self) -> list[str]:
         """Row order of the paper's tables: baseline, methods alone, KD, methods + KD."""
@@ -280,6 +291,16 @@ class _KStudy(_Methods):
         return self
 
 
+class _Claims(BaseModel):
+    """How the main table's comparisons are decided: the equivalence margin (points of Top-1)
+    and the primary endpoints, each `[A, B]` by row label (`best`: the best other method
+    alone, chosen on val)."""
+
+    model_config = _FIELDS
+    margin: PositiveFloat = 2.0
+    primary: list[tuple[str, str]] = []
+
+
 # The keys each experiment family of `dctkd.report.grid` reads (one entry per family there);
 # a misspelled one stops here.
 FAMILY_SETTINGS: dict[str, type[BaseModel]] = {
@@ -293,6 +314,7 @@ _TOP_TYPES: dict[str, Any] = {
     "description": str, "synthetic": StrictBool, "seeds": list[NonNegativeInt],
     "teacher_seed": NonNegativeInt, "methods": list[str], "plus_kd": list[str],
     "pairs": list[_Pair], "families": dict[str, dict], "slurm": SlurmSettings,
+    "claims": _Claims,
 }
 
 

@@ -45,8 +45,9 @@ def published_alpha() -> pd.DataFrame:
 def collect(cells: Iterable[Cell], runs: Mapping) -> pd.DataFrame:
     """One row per cell: its labels plus the run's test metrics.
 
-    `top1`/`top5`/`mca` are the val-selected checkpoint's, `*_last` the last epoch's; all in
-    percent. `runs` maps run ids to `Run`s (what `Report.ensure` returns).
+    `top1`/`top5`/`mca` are the val-selected checkpoint's, `*_last` the last epoch's,
+    `val_top1` its val accuracy (what chose it); all in percent. `runs` maps run ids to
+    `Run`s (what `Report.ensure` returns).
     """
     rows = []
     for cell in cells:
@@ -55,6 +56,7 @@ def collect(cells: Iterable[Cell], runs: Mapping) -> pd.DataFrame:
         for which, suffix in (("best", ""), ("last", "_last")):
             for m in METRICS:
                 row[m + suffix] = float(final[which][m])
+        row["val_top1"] = final.get("best_val_top1")
         row["best_epoch"] = final.get("best_epoch")
         row["train_seconds"] = final.get("train_seconds")
         row["diverged_epoch"] = final.get("diverged_epoch")
