@@ -12,13 +12,16 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 # An activation map's units are arbitrary, so its threshold only rules out dead (all-zero) maps
 # while keeping 1/eps**2 finite in float32 (the reciprocal's gradient).
 AM_EPS = 1e-12
 
-# Bytes of one batch slice squared at a time on CPU: small enough to stay in cache.
+# Bytes of `F**2` a CPU squares at a time: small enough to stay in its cores' caches. Larger
+# chunks would mean fewer ops, but on a 2-core CPU shared with other jobs 16 MB chunks made the
+# maps 1.5x slower than 4 MB ones, and whole taps (up to 100 MB at batch 32) far slower still.
 _CHUNK_BYTES = 4 << 20
 
 
@@ -27,24 +30,28 @@ def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def _sum_squares(f: Tensor) -> Tensor:
-    """`(B, C, H, W) -> (B, H, W)` sum over channels of `f**2`, in the accumulation dtype.
+def _one_reduction(device: torch.device) -> bool:
+    """Whether a map is one `vector_norm` per tap: off the CPU it reduces the strided channel
+    dim at full speed and needs no temporary. On a CPU it is several times slower than
+    squaring and summing, so a CPU sums squares in chunks of `_CHUNK_BYTES`."""
+    return device.type != "cpu"
 
-    `f.pow(2).sum(1)` writes a temporary as large as `f`, and `vector_norm` reduces over a
-    strided dim slowly on CPU; squaring a few samples at a time keeps the temporary in cache.
-    """
-    acc = accumulation_dtype(f.dtype)
-    if f.device.type != "cpu":
-        return torch.linalg.vector_norm(f, 2, dim=1, dtype=acc).square()
-    b = f.shape[0]
-    per_sample = max(1, math.prod(f.shape[1:]) * torch.finfo(acc).bits // 8)
+
+def _sum_squares_into(f: Tensor, out: Tensor) -> Tensor:
+    """`Σ_c f**2` of `f (B, C, H, W)` written into `out (B, H, W)` (any strides; its dtype is the
+    accumulation dtype), a few samples at a time so the squared temporary stays in cache."""
+    per_sample = max(1, math.prod(f.shape[1:]) * torch.finfo(out.dtype).bits // 8)
     step = max(1, _CHUNK_BYTES // per_sample)
-    out = torch.empty((b, *f.shape[2:]), dtype=acc, device=f.device)
-    for i in range(0, b, step):
+    for i in range(0, f.shape[0], step):
         chunk = f[i : i + step]
-        sq = chunk.to(acc).square() if chunk.dtype != acc else chunk.square()
+        sq = chunk.to(out.dtype).square() if chunk.dtype != out.dtype else chunk.square()
         torch.sum(sq, 1, out=out[i : i + step])
     return out
+
+
+def _norms_into(f: Tensor, out: Tensor) -> Tensor:
+    """`‖f‖₂` over channels of `f (B, C, H, W)` written into `out (B, H, W)`, in out's dtype."""
+    return torch.linalg.vector_norm(f, 2, dim=1, dtype=out.dtype, out=out)
 
 
 class _MeanSquare(torch.autograd.Function):
@@ -53,7 +60,12 @@ class _MeanSquare(torch.autograd.Function):
     @staticmethod
     def forward(ctx, f: Tensor) -> Tensor:
         ctx.save_for_backward(f)
-        return _sum_squares(f).div_(f.shape[1])
+        out = f.new_empty((f.shape[0], *f.shape[2:]), dtype=accumulation_dtype(f.dtype))
+        if _one_reduction(f.device):
+            _norms_into(f, out).square_()
+        else:
+            _sum_squares_into(f, out)
+        return out.div_(f.shape[1])
 
     @staticmethod
     def backward(ctx, g: Tensor) -> Tensor:
@@ -81,6 +93,84 @@ def activation_map(features: Tensor, p: float = 2) -> Tensor:
     if p == 2:
         return _MeanSquare.apply(features)
     return features.to(accumulation_dtype(features.dtype)).abs().pow(p).mean(1)
+
+
+class _PairedMaps(torch.autograd.Function):
+    """`½ Σ_c F²` of every level's student and teacher taps in one zero-padded canvas.
+
+    Forward: `(n, *students, *teachers)` -> `(canvas, *levels)`: `canvas (L, 2, B, H_max, W_max)`
+    (level, student/teacher, sample) holds each map in its top-left `H_l × W_l` corner, zeros
+    elsewhere, and carries no gradient; `levels[l]` is the `(2, B, H_l, W_l)` view of level `l`.
+    One allocation and one scaling for all maps, and a backward that is one product per level.
+    """
+
+    @staticmethod
+    def forward(ctx, n: int, *feats: Tensor) -> tuple[Tensor, ...]:
+        students, teachers = feats[:n], feats[n:]
+        b = students[0].shape[0]
+        h_max = max(f.shape[2] for f in students)
+        w_max = max(f.shape[3] for f in students)
+        dtype = accumulation_dtype(students[0].dtype)
+        canvas = students[0].new_zeros((n, 2, b, h_max, w_max), dtype=dtype)
+        one_reduction = _one_reduction(canvas.device)
+        levels = []
+        for level, pair in enumerate(zip(students, teachers, strict=True)):
+            h, w = pair[0].shape[2:]
+            for side, f in enumerate(pair):
+                out = canvas[level, side, :, :h, :w]
+                _norms_into(f, out) if one_reduction else _sum_squares_into(f, out)
+            levels.append(canvas[level, :, :, :h, :w])
+        if one_reduction:
+            canvas.square_()
+        canvas.mul_(0.5)
+        ctx.save_for_backward(*students)
+        ctx.mark_non_differentiable(canvas)
+        ctx.set_materialize_grads(False)
+        return (canvas, *levels)
+
+    @staticmethod
+    def backward(ctx, _canvas: None, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
+        students = ctx.saved_tensors
+        student_grads = [
+            None if g is None or not needed else f * g[0].unsqueeze(1).to(f.dtype)
+            for f, g, needed in zip(students, grads, ctx.needs_input_grad[1:], strict=False)
+        ]
+        return (None, *student_grads, *[None] * len(students))
+
+
+def paired_maps(students: list[Tensor], teachers: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+    """Each level's student and teacher activation maps, scaled by `C_l / 2`, in one canvas.
+
+    `students[l] (B, C_l, H_l, W_l)` and `teachers[l] (B, C'_l, H_l, W_l)` -> `(canvas, levels)`:
+    `canvas (L, 2, B, H_max, W_max)` without gradient, zero outside each `H_l × W_l` corner, and
+    `levels[l] (2, B, H_l, W_l)`, its differentiable view of level `l` (index 0 the student).
+    Each map is `½ Σ_c F²`, `C/2` times the activation map of docs/method.md#activation-map: a
+    positive factor that every normalised spectrum removes, chosen so the backward is `F · g`.
+    Float32 (float64 for float64 students); gradient flows into the student taps only.
+    """
+    if torch.compiler.is_compiling():
+        return _traced_paired_maps(students, teachers)
+    canvas, *levels = _PairedMaps.apply(len(students), *students, *teachers)
+    return canvas, levels
+
+
+def _traced_paired_maps(
+    students: list[Tensor], teachers: list[Tensor]
+) -> tuple[Tensor, list[Tensor]]:
+    """`paired_maps` as plain differentiable ops, for `torch.compile`: it cannot trace writes
+    into strided views, and needs no custom backward, since it fuses the square into the
+    reduction (no `F**2` temporary) and the backward into one kernel."""
+    dtype = accumulation_dtype(students[0].dtype)
+    h_max = max(f.shape[2] for f in students)
+    w_max = max(f.shape[3] for f in students)
+    levels = [
+        torch.stack([f.to(dtype).square().sum(1).mul(0.5) for f in pair])
+        for pair in zip(students, teachers, strict=True)
+    ]
+    canvas = torch.stack([
+        F.pad(a.detach(), (0, w_max - a.shape[-1], 0, h_max - a.shape[-2])) for a in levels
+    ])
+    return canvas, levels
 
 
 def spatial_min_max(a: Tensor) -> tuple[Tensor, Tensor]:

@@ -9,10 +9,12 @@ import torch
 
 import dctkd.attention as attention
 from dctkd.attention import (
+    _traced_paired_maps,
     activation_map,
     centred,
     normalise_by_max,
     normalise_min_max,
+    paired_maps,
     remove_mean,
 )
 from dctkd.losses import Outputs
@@ -183,6 +185,107 @@ def test_matches_direct_transcription_on_non_square_maps(variant):
     student, teacher = _random_feats(STUDENT, 1), _random_feats(TEACHER, 2)
     d = dct_kd_loss(student, teacher, pred_guide=False, reduction="none", variant=variant)
     np.testing.assert_allclose(d.numpy(), _reference(student, teacher, variant), rtol=1e-5)
+
+
+# --- all levels at once against the per-level recipe ---------------------------------------
+
+# Odd and even widths (rfft2's half spectrum), levels of three sizes, channels that differ.
+LEVEL_STUDENT = [(4, 3, 9, 8), (4, 5, 6, 5), (4, 2, 3, 4)]
+LEVEL_TEACHER = [(4, 6, 9, 8), (4, 2, 6, 5), (4, 7, 3, 4)]
+
+
+def _maps_without_contrast(student, teacher):
+    """Samples the safeguards act on: 1 a dead student map (level 0), 2 a constant teacher map
+    (level 1), 3 a map whose `Re FFT2` vanishes (level 2: `A = 2 + [0, 1, 0, -1]` along W is
+    odd about its mean), so V1 and V2 zero its spectrum while `dct2` keeps it."""
+    student, teacher = [f.clone() for f in student], [f.clone() for f in teacher]
+    student[0][1] = 0.0
+    teacher[1][2] = 0.7
+    odd = torch.tensor([0.0, 1.0, 0.0, -1.0], dtype=student[2].dtype)
+    student[2][3] = (2.0 + odd).sqrt().expand(student[2].shape[1:])
+    return student, teacher
+
+
+def _per_level_recipe(student, teacher, variant):
+    """docs/method.md's recipe level by level: `spectrum` of each activation map, distance."""
+    total = 0.0
+    for fs, ft in zip(student, teacher, strict=True):
+        d_s = spectrum(activation_map(fs), variant)
+        d_t = spectrum(activation_map(ft), variant)
+        total = total + torch.linalg.vector_norm(d_s - d_t, 2, dim=(-2, -1))
+    return total
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_all_levels_at_once_equal_the_per_level_recipe_in_value_and_gradient(variant):
+    student, teacher = _maps_without_contrast(
+        _random_feats(LEVEL_STUDENT, 21, F64), _random_feats(LEVEL_TEACHER, 22, F64)
+    )
+    weights = torch.randn(4, generator=torch.Generator().manual_seed(23), dtype=F64)
+    values, grads = [], []
+    for loss in (
+        lambda s: dct_kd_loss(s, teacher, pred_guide=False, reduction="none", variant=variant),
+        lambda s: _per_level_recipe(s, teacher, variant),
+    ):
+        feats = [f.clone().requires_grad_() for f in student]
+        value = loss(feats)
+        values.append(value.detach())
+        grads.append(torch.autograd.grad((value * weights).sum(), feats))
+    torch.testing.assert_close(values[0], values[1], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-9, atol=1e-12)
+    assert (values[0] > 0).all()
+    # Sample 1's dead student map is zeros to both networks' maps alike: no gradient there.
+    assert torch.equal(grads[0][0][1], torch.zeros_like(grads[0][0][1]))
+
+
+def test_v1_float32_gradient_keeps_float64_accuracy():
+    # In float32 the DC coefficient of a mean-removed map is rounding, not 0, and on this map
+    # another coefficient rounds smaller: taken as the minimum S - min S, it added a spurious
+    # term (82 % of the gradient, measured). The DC set to exactly 0 keeps the minimum at 0.
+    g = torch.Generator().manual_seed(351)
+    student = torch.randn(1, 8, 56, 56, generator=g).relu_()
+    teacher = torch.randn(1, 8, 56, 56, generator=g).relu_()
+    grads = []
+    for dtype in (torch.float32, F64):
+        f = student.to(dtype, copy=True).requires_grad_()
+        dct_kd_loss([f], [teacher.to(dtype)], pred_guide=False).backward()
+        grads.append(f.grad.double())
+    error = (grads[0] - grads[1]).abs().max() / grads[1].abs().max()
+    assert error < 1e-5
+
+
+@pytest.mark.parametrize("one_reduction", [False, True])
+def test_paired_maps_hold_half_energy_zero_padded_with_student_gradient(monkeypatch, one_reduction):
+    # Both ways of reducing channels on this CPU: small chunks (several, one ragged) and one
+    # vector_norm per tap, the path a GPU takes.
+    monkeypatch.setattr(attention, "_CHUNK_BYTES", 200)
+    monkeypatch.setattr(attention, "_one_reduction", lambda device: one_reduction)
+    student = [f.requires_grad_() for f in _random_feats(LEVEL_STUDENT, 24, F64)]
+    teacher = [f.requires_grad_() for f in _random_feats(LEVEL_TEACHER, 25, F64)]
+    canvas, levels = paired_maps(student, teacher)
+    assert canvas.shape == (3, 2, 4, 9, 8) and not canvas.requires_grad
+    for level, (fs, ft) in enumerate(zip(student, teacher, strict=True)):
+        h, w = fs.shape[2:]
+        expected = torch.stack([activation_map(f) * f.shape[1] / 2 for f in (fs, ft)])
+        torch.testing.assert_close(levels[level], expected)
+        assert torch.equal(canvas[level, :, :, :h, :w], levels[level])
+        around = canvas[level].clone()
+        around[:, :, :h, :w] = 0.0
+        assert not around.any()
+    weights = [torch.randn(a.shape, dtype=F64) for a in levels]
+    sum(((a * w).sum() for a, w in zip(levels, weights, strict=True))).backward()
+    for fs, w in zip(student, weights, strict=True):
+        torch.testing.assert_close(fs.grad, fs.detach() * w[0].unsqueeze(1))
+    assert all(ft.grad is None for ft in teacher)
+
+
+def test_traced_paired_maps_equal_the_eager_ones():
+    student = _random_feats(LEVEL_STUDENT, 26, F64)
+    teacher = _random_feats(LEVEL_TEACHER, 27, F64)
+    eager = paired_maps(student, teacher)
+    traced = _traced_paired_maps(student, teacher)
+    torch.testing.assert_close(traced[0], eager[0])
+    torch.testing.assert_close(traced[1], eager[1])
 
 
 # --- PRED_GUIDE and reductions ----------------------------------------------------------------

@@ -12,14 +12,18 @@ Three spectra are offered because the paper's history has two and neither is a D
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-from ..attention import activation_map, centred, normalise_by_max, normalise_min_max
-from ..dct import dct2, fft_real
-from .base import DistillTerm, Outputs
+from ..attention import AM_EPS, centred, normalise_by_max, normalise_min_max, paired_maps
+from ..dct import dct2, dct_matrix, fft_real
+from .base import DistillTerm, Outputs, float32_math
 from .catalogue import METHODS
 
 VARIANTS = ("v1", "v2", "dct2")
@@ -61,15 +65,6 @@ def _check_variant(variant: str) -> None:
         raise ValueError(f"DCT loss variant must be one of {VARIANTS}, got {variant!r}")
 
 
-def _distance(d_s: Tensor, d_t: Tensor) -> Tensor:
-    """Per-sample Euclidean distance `(B, H, W), (B, H, W) -> (B,)`, not squared
-    (docs/method.md#distance).
-
-    `vector_norm`'s backward is zero, not `0 * inf`, where the two spectra coincide.
-    """
-    return torch.linalg.vector_norm(d_s - d_t, 2, dim=(-2, -1))
-
-
 def _resolve_levels(levels: Sequence[int] | None, n: int) -> list[int]:
     if levels is None:
         return list(range(n))
@@ -81,6 +76,145 @@ def _resolve_levels(levels: Sequence[int] | None, n: int) -> list[int]:
     if not out or len(set(out)) != len(out):
         raise ValueError(f"DCT loss levels must be a non-empty list without repeats, got {levels}")
     return out
+
+
+class _Layout(NamedTuple):
+    """Constants of one set of level shapes, built once per shapes, device and dtype.
+
+    Spectra live in a canvas `(L, 2, B, H_s, W_s)`: the full `H_max × W_max` grid for `dct2`, and
+    for the FFT variants the half grid `rfft2` returns, `W_s = W_max // 2 + 1`: their spectra are
+    point-symmetric (docs/method.md#fft-symmetry), so the half holds every coefficient's value.
+    """
+
+    map_eps: Tensor  # (L, 2, 1, 1, 1): AM_EPS in the canvas's units, C_l / 2 per level and side
+    map_outside: Tensor  # (L, 1, 1, H_max, W_max) bool: the canvas around each level's map
+    keep_ac: Tensor  # (H_s, W_s): 0 at the DC coefficient, 1 elsewhere
+    weight_root: Tensor  # (L, 1, H_s, W_s): sqrt of how often a cell counts in the distance
+    dct: tuple[tuple[Tensor, Tensor], ...]  # dct2: per level (H_max, H_l) and (W_max, W_l)
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(
+    sizes: tuple[tuple[int, int], ...],
+    channels: tuple[tuple[int, int], ...],
+    variant: str,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> _Layout:
+    # Built outside inference mode so the cached tensors can be saved for backward later.
+    with torch.inference_mode(False), torch.no_grad():
+        h_max, w_max = max(h for h, _ in sizes), max(w for _, w in sizes)
+        half = variant != "dct2"
+        w_s = w_max // 2 + 1 if half else w_max
+        map_eps = torch.tensor(channels, dtype=torch.float64).mul(AM_EPS / 2)
+        outside = torch.ones(len(sizes), h_max, w_max, dtype=torch.bool)
+        weight = torch.zeros(len(sizes), h_max, w_s, dtype=torch.float64)
+        for level, (h, w) in enumerate(sizes):
+            outside[level, :h, :w] = False
+            if not half:
+                weight[level, :h, :w] = 1.0
+                continue
+            # rfft2 keeps columns 0..w//2; each column strictly inside stands for itself and its
+            # mirror image, columns 0 and w/2 (even w) only for themselves.
+            weight[level, :h, : w // 2 + 1] = 2.0
+            weight[level, :h, 0] = 1.0
+            if w % 2 == 0:
+                weight[level, :h, w // 2] = 1.0
+        keep_ac = torch.ones(h_max, w_s, dtype=dtype)
+        keep_ac[0, 0] = 0.0
+        dct = ()
+        if not half:
+            dct = tuple(
+                (_padded_rows(dct_matrix(h, dtype=torch.float64), h_max),
+                 _padded_rows(dct_matrix(w, dtype=torch.float64), w_max))
+                for h, w in sizes
+            )
+        return _Layout(
+            map_eps=map_eps.view(len(sizes), 2, 1, 1, 1).to(device, dtype),
+            map_outside=outside.view(len(sizes), 1, 1, h_max, w_max).to(device),
+            keep_ac=keep_ac.to(device),
+            weight_root=weight.sqrt().view(len(sizes), 1, h_max, w_s).to(device, dtype),
+            dct=tuple((a.to(device, dtype), b.to(device, dtype)) for a, b in dct),
+        )
+
+
+def _padded_rows(d: Tensor, rows: int) -> Tensor:
+    """`d (n, n)` with zero rows appended up to `rows`: its products come out zero padded."""
+    return torch.cat([d, d.new_zeros(rows - d.shape[0], d.shape[1])])
+
+
+def _spectra(levels: Sequence[Tensor], variant: str, layout: _Layout) -> Tensor:
+    """Each level's `(2, B, H_l, W_l)` maps -> their transforms in one zero-padded canvas
+    `(L, 2, B, H_s, W_s)`, the DC coefficient set to zero (`v1`: the magnitudes).
+
+    Zeroing the DC coefficient is subtracting each map's mean first (docs/method.md#normalisations):
+    the transforms are linear, and a constant map has no other coefficient.
+    """
+    h_s, w_s = layout.keep_ac.shape
+    if variant == "dct2":
+        parts = [rows @ a @ cols.T for a, (rows, cols) in zip(levels, layout.dct, strict=True)]
+    else:
+        parts = []
+        for a in levels:
+            r = torch.fft.rfft2(a).real
+            if r.shape[-2:] != (h_s, w_s):
+                r = F.pad(r, (0, w_s - r.shape[-1], 0, h_s - r.shape[-2]))
+            parts.append(r)
+    s = torch.stack(parts)
+    return (s.abs() if variant == "v1" else s) * layout.keep_ac
+
+
+def _normalised(s: Tensor, limit: Tensor, signed: bool) -> Tensor:
+    """Spectra `(L, 2, B, H_s, W_s)` -> `D`: `S / max S` (V1: `S ≥ 0` and its DC is exactly 0, the
+    minimum), or min-max (`signed`). Where the divisor is at most `limit`, all zeros with zero
+    gradient. Padding holds zeros, which lie within every map's range (its DC is 0)."""
+    hi = s.amax(dim=(-2, -1), keepdim=True)
+    if signed:
+        lo = s.amin(dim=(-2, -1), keepdim=True)
+        span, s = hi - lo, s - lo
+    else:
+        span = hi
+    # 0 where the divisor is too small; clamping at `limit` keeps its gradient finite there.
+    return s * ((span > limit) / span.clamp_min(limit))
+
+
+def _divisor_limit(canvas: Tensor, variant: str, layout: _Layout) -> Tensor:
+    """`(L, 2, B, 1, 1)`: the spectrum divisor each map needs to be normalised, `inf` for a dead
+    map (docs/method.md#numerical-safety).
+
+    The original normalises the map first, by `s = max A` (V1) or `max A - min A`; a map with
+    `s ≤ AM_EPS` becomes zeros, and a spectrum of the normalised map spanning `≤ SPECTRUM_EPS`
+    too. The spectra here are of the unnormalised map, `s` times larger, so the limit is
+    `SPECTRUM_EPS · s`, and `inf` where `s` is at most AM_EPS.
+    """
+    s = canvas.amax(dim=(-2, -1), keepdim=True)
+    if variant != "v1":
+        s = s - canvas.masked_fill(layout.map_outside, math.inf).amin(dim=(-2, -1), keepdim=True)
+    return s.masked_fill(s <= layout.map_eps, math.inf) * SPECTRUM_EPS
+
+
+def _level_distances(
+    students: Sequence[Tensor], teachers: Sequence[Tensor], variant: str
+) -> Tensor:
+    """`(B,)`: the distances between normalised spectra, summed over the given levels, all
+    levels and both networks batched into one canvas (docs/method.md#distance)."""
+    canvas, levels = paired_maps(list(students), list(teachers))
+    layout = _layout(
+        tuple(tuple(f.shape[2:]) for f in students),
+        tuple((s.shape[1], t.shape[1]) for s, t in zip(students, teachers, strict=True)),
+        variant,
+        canvas.device,
+        canvas.dtype,
+    )
+    d = _normalised(
+        _spectra(levels, variant, layout), _divisor_limit(canvas, variant, layout),
+        signed=variant != "v1",
+    )
+    d_student, d_teacher = d.unbind(1)
+    per_level = torch.linalg.vector_norm(
+        (d_student - d_teacher) * layout.weight_root, 2, dim=(-2, -1)
+    )
+    return per_level.sum(0)
 
 
 def dct_kd_loss(
@@ -101,6 +235,10 @@ def dct_kd_loss(
     autocast off. `reduction`: `mean` divides by the full batch as the paper does, also when
     PRED_GUIDE masks samples; `mean_kept` by the number of kept samples; `none` returns the
     per-sample `(B,)` vector (masked samples 0).
+
+    Equal to `spectrum` and the Euclidean distance per level and sample, summed over levels;
+    computed for all levels at once (`_level_distances`), so the op count does not grow with
+    the number of statistics per level.
     """
     _check_variant(variant)
     if reduction not in REDUCTIONS:
@@ -119,7 +257,12 @@ def dct_kd_loss(
                 f"features {tuple(t.shape)} must both be (B, C, H, W) with the same B, H and W"
             )
     batch = student_feats[chosen[0]].shape[0]
-    keep = None
+    if any(student_feats[level].shape[0] != batch for level in chosen):
+        raise ValueError(
+            f"DCT loss needs the same batch at every level, got "
+            f"{[student_feats[level].shape[0] for level in chosen]}"
+        )
+    drop = None
     if pred_guide:
         if teacher_logits is None or targets is None:
             raise ValueError(
@@ -130,24 +273,22 @@ def dct_kd_loss(
                 f"DCT loss pred_guide expects teacher_logits (B, K) and targets (B,) with "
                 f"B={batch}, got {tuple(teacher_logits.shape)} and {tuple(targets.shape)}"
             )
-        keep = teacher_logits.argmax(1) == targets
+        drop = teacher_logits.argmax(1) != targets
 
     device = student_feats[chosen[0]].device
-    with torch.autocast(device_type=device.type, enabled=False):
-        total = None
-        for level in chosen:
-            d_s = spectrum(activation_map(student_feats[level]), variant)
-            with torch.no_grad():
-                d_t = spectrum(activation_map(teacher_feats[level].detach()), variant)
-            d = _distance(d_s, d_t.to(d_s.dtype))
-            total = d if total is None else total + d
-        if keep is not None:
-            total = torch.where(keep.to(total.device), total, 0.0)
+    with float32_math(device):
+        total = _level_distances(
+            [student_feats[level] for level in chosen],
+            [teacher_feats[level].detach() for level in chosen],
+            variant,
+        )
+        if drop is not None:
+            total = total.masked_fill(drop.to(total.device), 0.0)
         if reduction == "none":
             return total
-        if reduction == "mean_kept" and keep is not None:
-            return total.sum() / keep.sum().clamp_min(1).to(total.dtype)
-        return total.sum() / batch
+        if reduction == "mean_kept" and drop is not None:
+            return total.sum() / (batch - drop.sum()).clamp_min(1).to(total.dtype)
+        return total.mean()
 
 
 class DCTLoss(DistillTerm):
