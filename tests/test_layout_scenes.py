@@ -111,7 +111,8 @@ def test_arrangements_are_flip_closed_disjoint_and_tell_apart_by_their_offsets(k
             assert seen.setdefault(differences(shape), a.name) == a.name
 
 
-def test_lines_need_a_grid_as_wide_as_k():
+def test_lines_need_a_grid_as_wide_as_k_and_one_object_has_no_arrangement():
+    assert catalogue(1, 3) == ()
     assert "row" not in [a.name for a in catalogue(4, 3)]
     assert [a.name for a in catalogue(4, 4)][:3] == ["row", "column", "diagonal"]
 

@@ -33,7 +33,7 @@ Shape = tuple[tuple[int, int], ...]  # sorted (row, column) cells, shifted to to
 
 class Arrangement(NamedTuple):
     name: str
-    shapes: tuple[Shape, ...]  # every variant: the drawn shape, its mirror (and rotations)
+    shapes: tuple[Shape, ...]  # every variant: the drawn shape, its turns, their mirrors
 
 
 # After the three lines every k has (row, column, diagonal), in the order classes take them:
@@ -69,7 +69,10 @@ def _variants(shape: Shape, turns: int) -> tuple[Shape, ...]:
 
 def catalogue(k: int, grid: int) -> tuple[Arrangement, ...]:
     """The arrangements of k objects whose every shape fits a `grid x grid` layout, in the
-    order that classes take them (a kind set's first `arrangements` of them)."""
+    order that classes take them (a kind set's first `arrangements` of them). None for k < 2:
+    one object has no arrangement."""
+    if k < 2:
+        return ()
     lines = (("row", "#" * k, 1), ("column", "/".join("#" * k), 1),
              ("diagonal", "/".join("." * i + "#" for i in range(k)), 1))
     out = []
@@ -139,4 +142,5 @@ def classes_formed(objects: np.ndarray, kind_sets, cfg: SceneConfig) -> list[int
     return found
 
 
-__all__ = ["Arrangement", "catalogue", "classes_formed", "object_cells", "place", "placements"]
+__all__ = ["Arrangement", "arrangement_of", "catalogue", "classes_formed", "object_cells", "place",
+           "placements"]
