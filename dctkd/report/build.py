@@ -29,6 +29,7 @@ from dctkd.errors import ConfigError, Failure, RunFailed, RunsFailed, one_line
 from dctkd.files import write_text
 
 from .arguments import figures_arguments
+from .build_record import finish_record, start_record
 from .grid import grid, unique_configs
 from .index import pid_alive, set_status, write_index
 from .launchers import SlurmLaunch, cli_options, slurm_launch, train_on_slurm
@@ -65,12 +66,13 @@ def _cells(profile, families: Sequence[str]) -> list:
 
 
 def pretrain(profile, notebooks: Sequence[Path], store: Path, workers: int | None = None,
-             log: Callable[[str], None] = print, slurm: SlurmLaunch | None = None
-             ) -> list[Failure] | None:
+             log: Callable[[str], None] = print, slurm: SlurmLaunch | None = None,
+             record: dict | None = None) -> list[Failure] | None:
     """Train every run the notebooks need (teachers first), here or as Slurm jobs.
 
     Returns the runs that failed ([] when all are done), or None when Slurm jobs were
-    submitted and not waited for. `workers=None`: one per GPU, else `CPU_WORKERS`.
+    submitted and not waited for. `workers=None`: one per GPU, else `CPU_WORKERS`. The runs
+    needed, trained and failed, and the training's wall time, go into `record` (the build's).
     """
     from dctkd.engine.launch import CPU_WORKERS, ensure_all, visible_gpus
 
@@ -87,18 +89,25 @@ def pretrain(profile, notebooks: Sequence[Path], store: Path, workers: int | Non
         where = f"with {workers} worker(s)"
     log(f"[figures] {len(cfgs)} runs for {len(notebooks)} notebook(s): "
         f"{len(cfgs) - len(missing)} ready, {len(missing)} to train {where}")
+    record = record if record is not None else {}
+    record["runs"] = {"needed": len(cfgs), "trained": 0, "failed": 0}
     if not missing:
         return []
     if slurm is not None:
         return train_on_slurm(missing, store, slurm, profile.name, log)
     start = time.monotonic()
+    failures: list[Failure] = []
     try:
         ensure_all(longest_first(missing), store, workers=workers)
     except RunsFailed as err:
         log(f"[figures] {len(err.failures)} of {len(missing)} runs did not finish")
-        return err.failures
-    log(f"[figures] trained {len(missing)} runs in {time.monotonic() - start:.0f} s")
-    return []
+        failures = err.failures
+    seconds = time.monotonic() - start
+    record["train_wall_seconds"] = round(seconds, 1)
+    record["runs"].update(trained=len(missing) - len(failures), failed=len(failures))
+    if not failures:
+        log(f"[figures] trained {len(missing)} runs in {seconds:.0f} s")
+    return failures
 
 
 def longest_first(cfgs: Sequence) -> list:
@@ -227,8 +236,11 @@ def build(
     prof = load_profile(profile, overrides, data)
     out = Path(results).expanduser().resolve() if results else default_results(profile)
     nbs = for_profile(prof, select_notebooks(notebooks, notebook_folder), bool(notebooks), log)
+    record = start_record(profile, list(overrides), nbs,
+                          Path(notebook_folder) if notebook_folder else None)
     launch = None if slurm is None else slurm_launch(prof, out, **slurm)
-    failures = pretrain(prof, nbs, out / "runs", workers, log, launch) if train_first else []
+    failures = (pretrain(prof, nbs, out / "runs", workers, log, launch, record)
+                if train_first else [])
     if failures is None:
         return None
     params = {
@@ -238,15 +250,18 @@ def build(
     blocked = _blocked(prof, nbs, failures)
     for nb in blocked:
         set_status(out, nb.stem, "skipped")
+    state = "failed"
     try:
         _execute_all([nb for nb in nbs if nb not in blocked], out, params, html_export, jobs,
-                     log)
+                     log, record["notebook_seconds"])
+        state = "failed" if failures else "ok"
     except NotebookError as err:
         if not failures:
             raise
         raise _runs_failed(failures, blocked, also=err) from err
     finally:
         index = write_index(out, prof)
+        finish_record(out, record, state)
     log(f"[figures] index: {index}")
     if failures:
         raise _runs_failed(failures, blocked)
@@ -300,11 +315,13 @@ def _remove_stale_outputs(out: Path, stem: str, before: dict) -> None:
 
 
 def _execute_all(nbs: Sequence[Path], out: Path, params: dict, html_export: bool, jobs: int,
-                 log: Callable[[str], None]) -> None:
-    """Run the notebooks, `jobs` at a time; the first failure stops new starts and is raised."""
+                 log: Callable[[str], None], seconds: dict[str, float] | None = None) -> None:
+    """Run the notebooks, `jobs` at a time; the first failure stops new starts and is raised.
+    Each notebook's wall seconds go into `seconds`."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
+    took = seconds if seconds is not None else {}
     jobs = max(1, min(jobs, len(nbs)))
     pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) if jobs > 1 else None
     queue, running, failure = list(nbs), {}, None
@@ -332,13 +349,14 @@ def _execute_all(nbs: Sequence[Path], out: Path, params: dict, html_export: bool
             for fut in done:
                 nb = running.pop(fut)
                 try:
-                    seconds = fut.result()
+                    wall = fut.result()
                 except Exception as err:
                     set_status(out, nb.stem, "failed")
                     failure = failure or err
                     continue
                 set_status(out, nb.stem, "ok")
-                log(f"[figures] {nb.stem} done in {seconds:.0f} s")
+                took[nb.stem] = round(wall, 1)
+                log(f"[figures] {nb.stem} done in {wall:.0f} s")
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
