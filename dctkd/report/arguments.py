@@ -88,6 +88,27 @@ def status_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--notebooks", help="notebooks folder (default the project's notebooks/)")
 
 
+def publish_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `dctkd publish`."""
+    p.description = ("Publish a finished build (results/<profile>) as reports/<profile>: "
+                     "executed notebooks as HTML, tables, figures (PNG), an index, its "
+                     "screenshot and BUILD.json; or --check whether the published builds are "
+                     "current with the code.")
+    p.add_argument("--profile", default="quick",
+                   help=f"one of {list_profiles()} or a profile YAML path (default quick)")
+    p.add_argument("--results", help="the build's folder (default results/<profile>)")
+    p.add_argument("--reports", help="where published builds live (default reports/)")
+    p.add_argument("--notebooks", help="notebooks folder (default the project's notebooks/)")
+    p.add_argument("--check", action="store_true",
+                   help="publish nothing: say for each published build whether a file its "
+                        "numbers depend on changed since it was built (exit 1 if one did)")
+    p.add_argument("--allow-stale", action="store_true",
+                   help="publish a build whose code changed since (BUILD.json says so)")
+    p.add_argument("--no-browser", action="store_true",
+                   help="skip the index screenshot and the browser check of every link (for "
+                        "a machine without Chromium)")
+
+
 def fetch_weights_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `dctkd fetch-weights`."""
     p.description = ("Download every ImageNet weight file a profile's runs start from into the "
