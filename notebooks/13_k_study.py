@@ -66,8 +66,10 @@ print(P.description)
 # ### The task at each k
 # Per k, from the class sets the generator made: how many kinds define classes, the
 # distractor kinds and how many distractors an image holds, the objects each class needs
-# (fewest and most over classes: both should equal k), and the best accuracy of a classifier
-# shown one, or k − 1, of a class's objects.
+# (fewest and most over classes: both should equal k), the best accuracy of a classifier
+# shown one, or k − 1, of a class's objects, and two measured ceilings: a random forest on
+# the kinds an image holds (their counts) alone, and one that also sees where the defining
+# objects are (`scenes.task_facts`). Here a class is its kinds, so the first is near 100 %.
 
 # %%
 cells = R.cells("kstudy")
@@ -76,10 +78,12 @@ design = study.kstudy_design(cells)
 R.table(
     design,
     "kstudy_design",
-    "Per k: classes, how their sets are made, defining kinds in use, distractor kinds and "
+    "Per k: classes, how their sets are made, the rule and the classes each kind set "
+    "defines, defining kinds in use, distractor kinds and "
     "distractors per image, the objects each class needs (fewest, most), the best "
-    "accuracy (%) from one and from k − 1 of a class's objects, and how its runs train "
-    "(teacher epochs; student training images and epochs).",
+    "accuracy (%) from one and from k − 1 of a class's objects, the test accuracy (%) of a "
+    "random forest on the kind counts alone and on the defining objects' kinds and cells, "
+    "and how its runs train (teacher epochs; student training images and epochs).",
 )
 needed_ok = (design["objects needed (fewest)"] == design["k"]).all()
 print(f"objects needed = k at every k: {bool(needed_ok)}")
