@@ -8,7 +8,7 @@ NB ?=
 DATA ?=
 SET ?=
 
-.PHONY: env test figures lab bench clean lint tensorboard
+.PHONY: env test figures publish lab bench clean lint tensorboard
 
 env: $(STAMP)
 
@@ -31,6 +31,12 @@ test: env
 
 figures: env
 	$(BIN)/dctkd figures --profile $(PROFILE) $(if $(NB),--nb $(NB)) $(if $(DATA),--data $(DATA)) $(if $(SET),--set '$(SET)')
+
+# A finished build of PROFILE, as reports/PROFILE: the executed notebooks (HTML), tables, PNG
+# figures, an index, its screenshot and BUILD.json (needs Chromium: apt-get install chromium
+# chromium-driver). `dctkd publish --check` says whether the published builds are current.
+publish: env
+	$(BIN)/dctkd publish --profile $(PROFILE)
 
 # Opens the .ipynb notebooks; jupytext (notebooks/jupytext.toml) keeps each paired .py in sync.
 lab: env

@@ -47,7 +47,8 @@ def test_importing_the_cli_loads_no_heavy_stack():
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["figures", "--help"], ["status", "--help"],
-                                  ["fetch-weights", "--help"], ["figures", "--nosuch"],
+                                  ["fetch-weights", "--help"], ["publish", "--help"],
+                                  ["figures", "--nosuch"],
                                   ["train", "--help"], ["evaluate", "--help"],
                                   ["train", "--nosuch"]])
 def test_help_and_a_mistyped_option_load_no_heavy_stack(argv):
