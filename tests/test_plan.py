@@ -137,6 +137,7 @@ def test_img_per_s_overrides_the_file_and_parallel_runs_shorten_the_wall(home, s
 def test_without_a_throughput_the_plan_says_how_to_measure_one(home, tmp_path, capsys,
                                                               monkeypatch):
     monkeypatch.setattr(P, "THROUGHPUT_FILE", tmp_path / "none.json")
+    monkeypatch.setattr(P, "_has_gpu", lambda: True)  # a GPU machine: no CPU pricing
     text = _plan(capsys, home, tmp_path)
     assert "bench/train_step.py --save" in text
     assert _table(text)["total (distinct runs)"][4] == "-"

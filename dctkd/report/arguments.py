@@ -73,6 +73,10 @@ def figures_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--throughput", metavar="FILE.json", default=None,
                    help="the measured throughput to read (default results/throughput.json, "
                         "where bench/train_step.py --save writes it)")
+    g.add_argument("--cpu-throughput", metavar="FILE.json", default=None,
+                   help="on a machine without a GPU, the rates measured on its CPU (default "
+                        "results/cpu_throughput.json, where bench/cpu_train_step.py --save "
+                        "writes them)")
     launcher_arguments(p)
 
 

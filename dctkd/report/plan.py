@@ -9,8 +9,8 @@ meta device. Per run:
 
 - training: `epochs x train images` student steps;
 - teacher: the same number of teacher forwards when the teacher runs online; when its outputs
-  are cached (inputs not augmented and `runtime.teacher_cache`), one forward of the training
-  set instead (`engine.teacher_cache`);
+  are cached (`engine.teacher_cache.applies`: inputs not augmented or only flipped), one
+  forward of each view of the training set instead;
 - a distillation term: the measured per-image cost of the DCT term beside the teacher's
   forward (any method with a term is priced as DCT);
 - evaluation: a student forward of the val split every epoch (the test split once: left out).
@@ -30,7 +30,7 @@ import heapq
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,27 +171,34 @@ def run_cost(cfg: RunConfig, tp: Throughput | None) -> RunCost:
     seconds = images * step_s(cfg.model, size, k) + epochs * val * forward_s(cfg.model, size, k)
     objective = resolve(cfg.method)
     if cfg.teacher is not None and objective.needs_teacher:
+        from dctkd.engine import teacher_cache
+
         t_size, t_k = _network(cfg.teacher)
-        cached = cfg.data.augment is False and cfg.runtime.teacher_cache
-        seconds += (train if cached else images) * forward_s(cfg.teacher.model, t_size, t_k)
+        views = teacher_cache.VIEWS.get(cfg.data.augment, 0) if teacher_cache.applies(cfg) else 0
+        seconds += (views * train or images) * forward_s(cfg.teacher.model, t_size, t_k)
     if objective.term is not None:
         seconds += images * tp.term_s_per_img
     return RunCost(cfg, epochs, images, seconds, small)
 
 
-def wall_seconds(costs: Sequence[RunCost], slots: int, gpus_per_run: int = 1) -> float:
-    """Makespan of `costs` with `slots` runs at a time, longest first, each student starting
-    once its teacher is done; a run on `gpus_per_run` GPUs takes its GPU time / that."""
+def wall_seconds(costs: Sequence[RunCost], slots: int, gpus_per_run: int = 1,
+                 after: Mapping[str, Sequence[str]] | None = None) -> float:
+    """Makespan of `costs` with `slots` runs at a time, longest first, each run starting once
+    its prerequisites (its init, its teacher) and the runs `after` names for it (a shorter run
+    whose prefix it continues) are done; a run on `gpus_per_run` GPUs takes its GPU time /
+    that."""
     by_id = {c.cfg.run_id: c for c in costs}
     waiting: dict[str, list[RunCost]] = {}
+    blockers: dict[str, int] = {}
     ready = []
     for c in costs:
-        # A run waits for the last of its prerequisites listed (a teacher after its init).
-        before = [p.run_id for p in c.cfg.prerequisites if p.run_id in by_id]
-        parent = before[-1] if before else None
-        if parent is not None:
+        before = {p.run_id for p in c.cfg.prerequisites} | set((after or {}).get(
+            c.cfg.run_id, ()))
+        before &= by_id.keys()
+        for parent in before:
             waiting.setdefault(parent, []).append(c)
-        else:
+        blockers[c.cfg.run_id] = len(before)
+        if not before:
             ready.append((0.0, c))
     running: list[tuple[float, str]] = []  # (end time, run id)
     now, pending = 0.0, list(ready)
@@ -205,7 +212,10 @@ def wall_seconds(costs: Sequence[RunCost], slots: int, gpus_per_run: int = 1) ->
             now = pending[0][0]
             continue
         now, done = heapq.heappop(running)
-        pending += [(now, s) for s in waiting.pop(done, [])]
+        for child in waiting.pop(done, []):
+            blockers[child.cfg.run_id] -= 1
+            if not blockers[child.cfg.run_id]:
+                pending.append((now, child))
     return now
 
 
@@ -237,13 +247,18 @@ class Row:
 
 
 def family_rows(families: dict[str, list[RunConfig]], tp: Throughput | None,
-                done: Iterable[str] = ()) -> tuple[list[Row], Row, list[RunCost]]:
-    """One row per family (its runs, teachers included), the distinct total, every run cost."""
+                done: Iterable[str] = (), price: Callable[[RunConfig], RunCost] | None = None
+                ) -> tuple[list[Row], Row, list[RunCost]]:
+    """One row per family (its runs, teachers included), the distinct total, every run cost:
+    priced by `price`, else by `tp` (`run_cost`)."""
     done, costs, rows, total = set(done), {}, [], Row("total (distinct runs)")
+    price = price or (lambda cfg: run_cost(cfg, tp))
     for name, cfgs in families.items():
         row = Row(name)
         for cfg in cfgs:
-            cost = costs.setdefault(cfg.run_id, run_cost(cfg, tp))
+            if cfg.run_id not in costs:
+                costs[cfg.run_id] = price(cfg)
+            cost = costs[cfg.run_id]
             row.add(cost, cfg.run_id in done)
             total.add(cost, cfg.run_id in done)
         rows.append(row)
@@ -254,17 +269,22 @@ def _hours(seconds: float | None, floor: bool = False) -> str:
     return "-" if seconds is None else f"{'>=' if floor else ''}{seconds / 3600:,.1f}"
 
 
-def render(rows: list[Row], total: Row, tp: Throughput | None, wall: float | None,
-           slots: int, gpus_per_run: int) -> str:
-    """The table, the throughput it assumes and the wall time, as `dctkd figures --plan`
-    prints it."""
-    head = (f"{'family':<22} {'runs':>6} {'missing':>8} {'epochs':>9} {'images seen':>15} "
-            f"{'GPU-h':>10} {'GPU-h missing':>14}")
-    lines = [head]
+def table_lines(rows: list[Row], total: Row, unit: str = "GPU") -> list[str]:
+    """The family table: runs, missing, epochs, images seen and `unit`-hours per family."""
+    lines = [f"{'family':<22} {'runs':>6} {'missing':>8} {'epochs':>9} {'images seen':>15} "
+             f"{unit + '-h':>10} {unit + '-h missing':>14}"]
     for r in [*rows, total]:
         lines.append(f"{r.name:<22} {r.runs:>6,} {r.missing:>8,} {r.epochs:>9,} "
                      f"{r.images:>15,} {_hours(r.seconds, r.lower_bound):>10} "
                      f"{_hours(r.missing_seconds, r.lower_bound):>14}")
+    return lines
+
+
+def render(rows: list[Row], total: Row, tp: Throughput | None, wall: float | None,
+           slots: int, gpus_per_run: int) -> str:
+    """The table, the throughput it assumes and the wall time, as `dctkd figures --plan`
+    prints it."""
+    lines = table_lines(rows, total)
     if tp is None:
         lines.append("GPU-hours: no throughput; run `python bench/train_step.py --save` on the "
                      "GPU the runs will use, or pass --img-per-s N")
@@ -281,7 +301,9 @@ def render(rows: list[Row], total: Row, tp: Throughput | None, wall: float | Non
 
 def print_plan(args, profile, families: Sequence[str], out: Path) -> int:
     """`dctkd figures --plan` after its per-notebook lines: per family of the selected
-    notebooks the cost table, and the wall time at `--array-parallelism` runs at a time."""
+    notebooks the cost table, and the wall time at `--array-parallelism` runs at a time. On
+    a machine without a GPU, unless a GPU's throughput is named, the runs are priced as
+    `dctkd figures` would train them here (`cpu_plan`)."""
     from dctkd.engine import Run
 
     from .grid import grid, unique_configs
@@ -290,18 +312,29 @@ def print_plan(args, profile, families: Sequence[str], out: Path) -> int:
     if args.img_per_s is not None and not (args.img_per_s > 0 and math.isfinite(args.img_per_s)):
         raise ValueError(f"--img-per-s: expected a positive number of images per second, got "
                          f"{args.img_per_s}")
-    tp = (Throughput(args.img_per_s) if args.img_per_s is not None
-          else load_throughput(args.throughput))
-    settings = slurm_launch(profile, out, cli_options(args)).settings
     cfgs = {name: unique_configs(grid(profile, [name])) for name in families}
     store = out / "runs"
     done = {c.run_id for runs in cfgs.values() for c in runs if Run(store / c.run_id, c).done}
+    if args.img_per_s is None and args.throughput is None and not _has_gpu():
+        from .cpu_plan import print_cpu_plan
+
+        return print_cpu_plan(profile.name, cfgs, done, args.cpu_throughput, args.workers)
+    tp = (Throughput(args.img_per_s) if args.img_per_s is not None
+          else load_throughput(args.throughput))
+    settings = slurm_launch(profile, out, cli_options(args)).settings
     rows, total, costs = family_rows(cfgs, tp, done)
     slots, gpus = settings.array_parallelism, max(settings.gpus_per_run, 1)
     wall = (wall_seconds([c for c in costs if c.cfg.run_id not in done], slots, gpus)
             if tp is not None else None)
     print(render(rows, total, tp, wall, slots, gpus))
     return 0
+
+
+def _has_gpu() -> bool:
+    """True when this machine has a GPU: `dctkd figures` here trains on it, not on the CPU."""
+    import torch
+
+    return torch.cuda.is_available()
 
 
 __all__ = ["OFFICIAL_TRAIN", "THROUGHPUT_FILE", "RunCost", "Throughput", "family_rows",
