@@ -12,10 +12,10 @@ worker gets and in the precision the runs use:
            teacher at its student's batch (and at the eval batch, how its cache is built);
   term     a distilled student's step less the student-alone step and the teacher's forward:
            what its method's term costs per image;
-  launch   tiny runs trained as a build trains them (`ensure_all`, `CPU_WORKERS` workers:
-           checks, worker start-up, data, networks, checkpoints, logs) less what the rates
-           above price them at, in batches of 2 and 8 runs: the fixed cost of a build (its
-           workers' start-up) and of each run.
+  fixed    a build's start (its `CPU_WORKERS` worker processes spawned and importing the
+           training code), its check of each run before training (`engine.checks`, one run
+           after the other), and a whole tiny run in a warm process (`ensure`: data,
+           networks, checkpoints, logs) less what the rates above price it at.
 
 Cases are timed round-robin (each sample ~0.2 s of calls, the median of `--repeats`), so a
 change of load falls on all alike. `--save` writes the rates to `results/cpu_throughput.json`,
@@ -133,86 +133,128 @@ def forward_case(cfg: RunConfig, model: str, batch: int) -> Callable[[], None]:
 
 
 def cases(configs: list[RunConfig]) -> dict[str, tuple[Callable[[], None], int]]:
-    """`{name: (one call, images per call)}` for every key `cpu_plan.needs` asks of
-    `configs`; a distilled config also gets its teacher's forward at its own batch (the term
-    is what is left of its step once that and the student-alone step are taken off)."""
+    """`{name: (one call, images per call)}` for every step and forward `cpu_plan.needs` asks
+    of `configs`."""
     out: dict[str, tuple[Callable[[], None], int]] = {}
     for cfg in configs:
         need = cpu_plan.needs(cfg)
-        size, amp = _networks(cfg)[0], cpu_plan.precision(cfg)
         for key in need["step"]:
             out.setdefault(f"step {key}", (step_case(cfg, False), cfg.optim.batch_size))
         for key in need["forward"]:
             model, _, batch, _ = key.split("|")
             out.setdefault(f"forward {key}", (forward_case(cfg, model, int(batch[1:])),
                                               int(batch[1:])))
-        for key in need["term"]:
-            fwd = cpu_plan.step_key(cfg.teacher.model, size, cfg.optim.batch_size, amp)
-            out.setdefault(f"forward {fwd}", (forward_case(cfg, cfg.teacher.model,
-                                                           cfg.optim.batch_size),
-                                              cfg.optim.batch_size))
-            out.setdefault(f"distill {key}", (step_case(cfg, True), cfg.optim.batch_size))
     return out
+
+
+def term_cases(configs: list[RunConfig]) -> dict[str, tuple[list[Callable[[], None]], int]]:
+    """`{term key: ([distilled step, student alone, teacher forward], batch)}`: the term is
+    what the first costs beyond the other two."""
+    out: dict[str, tuple[list[Callable[[], None]], int]] = {}
+    for cfg in configs:
+        for key in cpu_plan.needs(cfg)["term"]:
+            if key not in out:
+                batch = cfg.optim.batch_size
+                out[key] = ([step_case(cfg, True), step_case(cfg, False),
+                             forward_case(cfg, cfg.teacher.model, batch)], batch)
+    return out
+
+
+def _calls(run: Callable[[], None]) -> int:
+    """Calls of `run` that fill one sample (after one warm-up call)."""
+    run()
+    start = time.perf_counter()
+    run()
+    return max(1, round(SAMPLE_S / max(time.perf_counter() - start, 1e-6)))
+
+
+def _sample(run: Callable[[], None], calls: int, images: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        run()
+    return (time.perf_counter() - start) / (calls * images)
 
 
 def time_cases(timed: dict[str, tuple[Callable[[], None], int]], repeats: int
                ) -> dict[str, float]:
     """Median seconds per image of each case, timed round-robin."""
-    calls = {}
-    for name, (run, _) in timed.items():
-        run()  # warm-up: first-call allocations, lazy initialisations
-        start = time.perf_counter()
-        run()
-        calls[name] = max(1, round(SAMPLE_S / max(time.perf_counter() - start, 1e-6)))
+    calls = {name: _calls(run) for name, (run, _) in timed.items()}
     samples: dict[str, list[float]] = {name: [] for name in timed}
     names = list(timed)
     for r in range(repeats):
         for name in names[r % len(names):] + names[:r % len(names)]:
             run, images = timed[name]
-            start = time.perf_counter()
-            for _ in range(calls[name]):
-                run()
-            samples[name].append((time.perf_counter() - start) / (calls[name] * images))
+            samples[name].append(_sample(run, calls[name], images))
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def rates_from(seconds: dict[str, float], configs: list[RunConfig]) -> dict[str, dict]:
-    """`step`, `forward` and `term` tables (seconds per image) of the plan's keys."""
-    step = {k.split(" ", 1)[1]: v for k, v in seconds.items() if k.startswith("step ")}
-    forward = {k.split(" ", 1)[1]: v for k, v in seconds.items() if k.startswith("forward ")}
-    term = {}
-    for cfg in configs:
-        for key in cpu_plan.needs(cfg)["term"]:
-            size, amp = _networks(cfg)[0], cpu_plan.precision(cfg)
-            alone = step[cpu_plan.step_key(cfg.model, size, cfg.optim.batch_size, amp)]
-            teacher = forward[cpu_plan.step_key(cfg.teacher.model, size, cfg.optim.batch_size,
-                                                amp)]
-            term[key] = max(0.0, seconds[f"distill {key}"] - alone - teacher)
-    return {"step": step, "forward": forward, "term": term}
+def time_terms(terms: dict[str, tuple[list[Callable[[], None]], int]], repeats: int
+               ) -> dict[str, float]:
+    """Seconds per image of each term: in every sample the distilled step, the student alone
+    and the teacher's forward run back to back, and the term is the median over samples of
+    the first less the other two, so that a change of the machine's load cancels out."""
+    out = {}
+    for key, (runs, batch) in terms.items():
+        calls = [_calls(run) for run in runs]
+        diffs = []
+        for _ in range(repeats):
+            distilled, alone, teacher = (_sample(run, n, batch) for run, n in zip(runs, calls,
+                                                                                  strict=True))
+            diffs.append(distilled - alone - teacher)
+        out[key] = max(0.0, statistics.median(diffs))
+    return out
 
 
-def launch_costs(cfg: RunConfig, rates: cpu_plan.CpuRates, counts: tuple[int, int] = (2, 8)
-                 ) -> tuple[float, float]:
-    """`(start, per run)` seconds of training tiny runs of `cfg`'s shape as a build does
-    (`ensure_all` with `CPU_WORKERS` workers: checks, worker start-up, data, networks,
-    checkpoints, logs), beyond what the rates price their compute at. Fitted to the wall
-    time of two batches of runs, `wall = start + (runs x per run + compute) / workers`."""
-    from dctkd.engine.launch import ensure_all
+def check_seconds(configs: list[RunConfig]) -> float:
+    """Median seconds of checking one run before a build trains it (`engine.checks`, in the
+    building process, one run after the other)."""
+    from dctkd.engine.checks import check
+
+    times = []
+    with tempfile.TemporaryDirectory(prefix="dctkd-bench-") as store:
+        for cfg in configs[:16]:
+            start = time.perf_counter()
+            check(cfg, store)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def start_seconds() -> float:
+    """Seconds for a build's `CPU_WORKERS` fresh worker processes to start and import the
+    training code, as `dctkd figures` starts them."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from dctkd.engine.launch import _worker_init
+
+    start = time.perf_counter()
+    with ProcessPoolExecutor(CPU_WORKERS, mp_context=mp.get_context("spawn"),
+                             initializer=_worker_init, initargs=(1, os.getpid())) as pool:
+        done = [pool.submit(exec, "import dctkd.engine.train, dctkd.data")
+                for _ in range(CPU_WORKERS)]
+        for fut in done:
+            fut.result()
+    return time.perf_counter() - start
+
+
+def run_overhead(cfg: RunConfig, rates: cpu_plan.CpuRates, runs: int = 3) -> float:
+    """Seconds a whole tiny run of `cfg`'s shape takes in a warm worker (`ensure`: checks,
+    data, networks, checkpoints, logs) beyond what the rates price its compute at (median of
+    `runs`, after one that warms the process up)."""
+    from dctkd.engine import ensure
 
     images = min(split_sizes(cfg)[0], 4 * cfg.optim.batch_size)
     tiny = apply_overrides(cfg, {"optim.epochs": 1, "data.train_size": images,
                                  "runtime.progress": False})
-    walls, computes = [], []
-    for count in counts:
-        runs = [replace(tiny, seed=1000 + seed) for seed in range(count)]
-        with tempfile.TemporaryDirectory(prefix="dctkd-bench-") as store:
+    extra = []
+    with tempfile.TemporaryDirectory(prefix="dctkd-bench-") as store:
+        for seed in range(runs + 1):
+            run = replace(tiny, seed=1000 + seed)
             start = time.perf_counter()
-            ensure_all(runs, store, workers=CPU_WORKERS)
-            walls.append(time.perf_counter() - start)
-        computes.append(sum(cpu_plan.cpu_seconds(r, rates) for r in runs))
-    (k1, k2), (w1, w2), (p1, p2) = counts, walls, computes
-    per_run = max(0.0, (CPU_WORKERS * (w2 - w1) - (p2 - p1)) / (k2 - k1))
-    return max(0.0, w1 - (k1 * per_run + p1) / CPU_WORKERS), per_run
+            ensure(run, store)
+            if seed:
+                extra.append(time.perf_counter() - start - cpu_plan.cpu_seconds(run, rates))
+    return max(0.0, statistics.median(extra))
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -222,44 +264,41 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=5, help="timed samples per case")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default what one build worker gets here)")
-    parser.add_argument("--launch-runs", default="2,8", metavar="A,B",
-                        help="the two batches of tiny runs the fixed costs are fitted to")
     parser.add_argument("--json", type=Path, default=None, help="write every number here")
     parser.add_argument("--save", type=Path, nargs="?", const=cpu_plan.CPU_THROUGHPUT_FILE,
                         default=None, metavar="PATH", help="write the rates `dctkd figures "
                         f"--plan` reads (default {cpu_plan.CPU_THROUGHPUT_FILE})")
     args = parser.parse_args(argv)
-    try:
-        counts = tuple(int(n) for n in args.launch_runs.split(","))
-    except ValueError:
-        counts = ()
-    if len(counts) != 2 or not 0 < counts[0] < counts[1]:
-        parser.error(f"--launch-runs: expected two counts A,B with 0 < A < B, got "
-                     f"{args.launch_runs!r}")
     threads = args.threads or max(1, _cores() // CPU_WORKERS)
     torch.set_num_threads(threads)
     names = args.profile or [n for n in list_profiles() if load_profile(n).synthetic]
     by_profile = profile_configs(names)
     configs = [c for cfgs in by_profile.values() for c in cfgs]
     seconds = time_cases(cases(configs), args.repeats)
-    tables = rates_from(seconds, configs)
-    rates = cpu_plan.CpuRates(**tables, run_overhead_s={}, start_s={}, threads=threads,
-                              workers=CPU_WORKERS, device=f"{cpu_model()}, {_cores()} cores")
-    overhead, start = {}, {}
+    tables = {"step": {k.split(" ", 1)[1]: v for k, v in seconds.items() if k.startswith("step ")},
+              "forward": {k.split(" ", 1)[1]: v for k, v in seconds.items()
+                          if k.startswith("forward ")},
+              "term": time_terms(term_cases(configs), args.repeats)}
+    rates = cpu_plan.CpuRates(**tables, run_overhead_s={}, check_s={}, start_s=start_seconds(),
+                              threads=threads, workers=CPU_WORKERS,
+                              device=f"{cpu_model()}, {_cores()} cores")
+    overhead = {}
     for name, cfgs in by_profile.items():
         alone = next(c for c in cfgs if c.teacher is None and c.init is None)
-        start[name], overhead[name] = launch_costs(alone, rates, counts)
-    record = {**asdict(replace(rates, run_overhead_s=overhead, start_s=start)),
-              "measured": time.strftime("%Y-%m-%d %H:%M:%S"), "profiles": names,
-              "torch": torch.__version__, "load_average": os.getloadavg()}
+        overhead[name] = run_overhead(alone, rates)
+    rates = replace(rates, run_overhead_s=overhead,
+                    check_s={name: check_seconds(cfgs) for name, cfgs in by_profile.items()})
+    record = {**asdict(rates), "measured": time.strftime("%Y-%m-%d %H:%M:%S"),
+              "profiles": names, "torch": torch.__version__, "load_average": os.getloadavg()}
     record.pop("source")
     for kind in ("step", "forward", "term"):
         print(f"{kind}:")
         for key, value in sorted(record[kind].items()):
             print(f"  {key:<60} {1e3 * value:8.3f} ms/img  {1 / value if value else 0:9,.0f} "
                   "img/s")
-    print("per run / build start: " + ", ".join(f"{k} {overhead[k]:.2f} s / {start[k]:.1f} s"
-                                                 for k in overhead))
+    print(f"a build's start: {rates.start_s:.1f} s; per run (a worker's fixed cost / the "
+          "build's check): " + ", ".join(f"{k} {overhead[k]:.2f} s / {rates.check_s[k]:.3f} s"
+                                         for k in overhead))
     print(f"{threads} thread(s), load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for path in (args.json, args.save):
         if path:

@@ -17,7 +17,7 @@ from dctkd.report import plan as P
 from dctkd.report.grid import defined_families, grid, unique_configs
 from dctkd.report.profile import load_profile
 
-STEP, FORWARD, TERM, OVERHEAD, START = 1e-3, 2e-4, 5e-4, 0.5, 3.0
+STEP, FORWARD, TERM, OVERHEAD, CHECK, START = 1e-3, 2e-4, 5e-4, 0.5, 0.05, 3.0
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +39,7 @@ def record(configs: list) -> dict:
     return {"step": dict.fromkeys(keys["step"], STEP),
             "forward": dict.fromkeys(keys["forward"], FORWARD),
             "term": dict.fromkeys(keys["term"], TERM),
-            "run_overhead_s": {"smoke": OVERHEAD}, "start_s": {"smoke": START},
+            "run_overhead_s": {"smoke": OVERHEAD}, "check_s": {"smoke": CHECK}, "start_s": START,
             "threads": 1, "workers": CPU_WORKERS, "device": "a test CPU",
             "measured": "today"}
 
@@ -81,7 +81,7 @@ def test_the_plan_prints_the_wall_time_with_the_builds_workers(tmp_path, capsys)
     path = tmp_path / "cpu.json"
     rates = C.load_cpu_rates(path)
     costs = [P.RunCost(c, 0, 0, C.cpu_seconds(c, rates, "smoke")) for c in configs]
-    wall = START + P.wall_seconds(costs, CPU_WORKERS)
+    wall = START + len(configs) * CHECK + P.wall_seconds(costs, CPU_WORKERS)
     assert f"teachers first: {wall:,.0f} s" in out
     last = out.strip().splitlines()[-1]
     assert re.fullmatch(rf"smoke: {len(configs)} runs \({len(configs)} missing\), ~.+ of "
@@ -120,8 +120,7 @@ def test_a_broken_record_is_one_line(tmp_path, capsys):
 def test_the_bench_measures_what_the_plan_reads(tmp_path, monkeypatch, capsys):
     bench = load_bench("cpu_train_step", monkeypatch)
     out = tmp_path / "cpu.json"
-    bench.main(["--profile", "smoke", "--repeats", "1", "--launch-runs", "1,2", "--save",
-                str(out)])
+    bench.main(["--profile", "smoke", "--repeats", "1", "--save", str(out)])
     rates = C.load_cpu_rates(out)
     wanted = record(smoke_runs())
     for kind in ("step", "forward", "term"):
@@ -129,7 +128,8 @@ def test_the_bench_measures_what_the_plan_reads(tmp_path, monkeypatch, capsys):
         assert set(wanted[kind]) <= set(table), kind  # also teachers at their students' batch
         assert all(v >= 0 for v in table.values()) and all(
             v > 0 for k, v in table.items() if kind != "term"), kind
-    assert set(rates.run_overhead_s) == set(rates.start_s) == {"smoke"}
+    assert set(rates.run_overhead_s) == set(rates.check_s) == {"smoke"}
+    assert rates.start_s > 0 and rates.check_s["smoke"] > 0
     assert rates.threads >= 1 and rates.workers == CPU_WORKERS
     capsys.readouterr()
     assert main(["figures", "--profile", "smoke", "--plan", "--results", str(tmp_path / "o"),

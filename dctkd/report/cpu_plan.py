@@ -13,8 +13,9 @@ each). Per run:
   train split at the eval batch;
 - a distillation term (AT, DCT, ...): its measured seconds per image beyond the two networks;
 - evaluation: the val split every epoch and the test split twice (best and last checkpoint);
-- a fixed cost per run (data, networks, checkpoints, logs) and one per build (its checks and
-  workers' start-up), both measured by training tiny runs as a build does;
+- a fixed cost per run (data, networks, checkpoints, logs, measured on tiny runs), and the
+  build's own: its check of every run before training, one after the other, and its
+  workers' start;
 - with `runtime.share_prefix`, a longer run of the same experiment skips the epochs before
   a shorter run's first LR drop (it continues from that run's kept state, once it is done).
 """
@@ -103,7 +104,8 @@ class CpuRates:
     forward: dict[str, float]
     term: dict[str, float]
     run_overhead_s: dict[str, float]  # by profile: a run's fixed cost in its worker
-    start_s: dict[str, float]  # by profile: a build's fixed cost (checks, workers' start-up)
+    check_s: dict[str, float]  # by profile: the build's check of a run, before training
+    start_s: float  # a build's workers starting
     threads: int
     workers: int
     device: str = ""
@@ -114,9 +116,9 @@ class CpuRates:
         """The fixed seconds of one run of `profile`, else the largest measured."""
         return _of(self.run_overhead_s, profile)
 
-    def start(self, profile: str | None) -> float:
-        """The fixed seconds of a build of `profile`, else the largest measured."""
-        return _of(self.start_s, profile)
+    def check(self, profile: str | None) -> float:
+        """Seconds a build of `profile` checks one run for, else the largest measured."""
+        return _of(self.check_s, profile)
 
     def describe(self) -> str:
         return (f"rates measured on {self.device} with {self.threads} thread(s) per run "
@@ -136,8 +138,8 @@ def load_cpu_rates(path: str | os.PathLike | None = None) -> CpuRates | None:
     try:
         record = json.loads(file.read_text())
         return CpuRates(**{k: record[k] for k in ("step", "forward", "term", "run_overhead_s",
-                                                  "start_s", "threads", "workers", "device",
-                                                  "measured")},
+                                                  "check_s", "start_s", "threads", "workers",
+                                                  "device", "measured")},
                         source=str(file))
     except FileNotFoundError:
         raise FileNotFoundError(f"no CPU throughput file at {file}; expected the one "
@@ -236,7 +238,9 @@ def print_cpu_plan(profile: str, families: dict[str, list[RunConfig]], done: set
     threads = max(1, _cores() // slots)
     missing = [c for c in costs if c.cfg.run_id not in done]
     after = {rid: waits for rid, (_, waits) in shared.items()}
-    wall = (rates.start(profile) + wall_seconds(missing, slots, after=after)) if missing else 0.0
+    # As `engine.launch.ensure_all`: every run checked, one after the other, then the workers.
+    fixed = rates.start_s + len(missing) * rates.check(profile)
+    wall = fixed + wall_seconds(missing, slots, after=after) if missing else 0.0
     lines = table_lines(rows, total, unit="CPU")
     lines.append(f"CPU-h: hours of one worker; {rates.describe()}")
     if threads != rates.threads:
