@@ -7,13 +7,13 @@ from dataclasses import replace
 
 import pytest
 import torch
+from engine_helpers import TINY_SCENES, tiny, tiny_student
 
 from dctkd.config import ConfigError, apply_overrides, config_hash, identity, needed_first
 from dctkd.engine import ensure
 from dctkd.engine.checks import check
 from dctkd.engine.launch import missing_runs, with_teachers
 from dctkd.models import build_model, load_backbone, save_model
-from engine_helpers import TINY_SCENES, tiny, tiny_student
 
 POOL = {**TINY_SCENES, "seed": 7, "num_classes": 3}
 
@@ -89,3 +89,34 @@ def test_a_teacher_started_from_a_pool_run_trains_it_first(tmp_path):
     assert torch.allclose(mine["net.conv1.weight"], theirs["net.conv1.weight"], atol=1e-9)
     assert mine["net.fc.weight"].shape[0] == TINY_SCENES["num_classes"]
     assert theirs["net.fc.weight"].shape[0] == POOL["num_classes"]
+
+
+def test_a_profiles_teachers_start_from_one_pool_run_and_students_from_scratch():
+    from dctkd.report import grid as E
+    from dctkd.report.profile import load_profile
+
+    prof = load_profile("quick")
+    cells = E.main(prof)
+    teachers = {c.cfg.run_id: c.cfg for c in cells if c.label == "Teacher"}
+    pools = {t.init.run_id for t in teachers.values()}
+    assert len(pools) == 1
+    pool = next(iter(teachers.values())).init
+    assert pool.data.options == prof.datasets["pool"]["data"]["options"]
+    assert pool.optim.epochs == prof.spec["roles"]["pretrain"]["optim"]["epochs"]
+    assert pool.model == next(iter(teachers.values())).model and pool.init is None
+    students = [c.cfg for c in cells if c.label != "Teacher"]
+    assert all(s.init is None for s in students)
+    # Teacher and students learn from the same images with the same augmentation.
+    t = next(iter(teachers.values()))
+    assert {(s.data.options["train_size"], s.data.val_fraction, s.data.augment)
+            for s in students} == {(t.data.options["train_size"], t.data.val_fraction,
+                                    t.data.augment)}
+    assert {s.data.train_size for s in students} == {None}
+    assert pool.run_id in {c.run_id for c in E.unique_configs(cells)}
+
+
+def test_a_pre_training_pool_the_profile_does_not_define_is_refused():
+    from dctkd.report.profile import load_profile
+
+    with pytest.raises(ValueError, match="roles.teacher.init names dataset 'imagenet'"):
+        load_profile("quick", ["roles.teacher.init=imagenet"])

@@ -37,10 +37,13 @@ def role_config(
     """A run of `model` in `role` on `dataset`, without teacher or method.
 
     Layers, later winning: RunConfig defaults, `base`, the dataset's `data`, the role, the
-    dataset's own role settings, then `variant` (`{options, roles}` of a k-study entry).
+    dataset's own role settings, then `variant` (`{options, roles}` of a k-study entry). A
+    layer's `init: <dataset>` starts the run from a `pretrain` run of the same model on that
+    dataset (the profile's `teacher_seed`; one for every run that names it), as the paper's
+    teachers start from ImageNet (docs/protocol.md#pre-training).
     """
-    if role not in ("teacher", "student"):
-        raise ValueError(f"role must be 'teacher' or 'student', got {role!r}")
+    if role not in ("teacher", "student", "pretrain"):
+        raise ValueError(f"role must be 'teacher', 'student' or 'pretrain', got {role!r}")
     ds = profile.datasets[dataset]
     variant = variant or {}
     d = to_dict(RunConfig())
@@ -55,6 +58,10 @@ def role_config(
         d = merge_layers(d, layer)
     d.update(model=model, seed=seed)
     d["data"]["root"] = dataset_root(profile, dataset)
+    pool = d.pop("init", None)
+    if pool is not None:
+        d["init"] = to_dict(role_config(profile, pool, "pretrain", model,
+                                        int(profile.spec.get("teacher_seed", 0))))
     return from_dict(RunConfig, d)
 
 

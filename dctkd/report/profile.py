@@ -399,6 +399,11 @@ def _validate(spec: dict, name: str) -> None:
                                  f"the profile defines {sorted(spec['datasets'])}")
 
 
+    for role, layer in (spec.get("roles") or {}).items():
+        pool = (layer or {}).get("init")
+        if pool is not None and pool not in spec["datasets"]:
+            raise ValueError(f"profile {name!r} roles.{role}.init names dataset {pool!r}; "
+                             f"the profile defines {sorted(spec['datasets'])}")
 def dataset_root(profile: Profile, dataset: str) -> str | None:
     """Where `dataset` is read from: its explicit `data.root`, else `<data>/<subdir>`.
 
