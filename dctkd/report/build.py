@@ -265,6 +265,11 @@ def build(
     log(f"[figures] index: {index}")
     if failures:
         raise _runs_failed(failures, blocked)
+    if not notebooks and not overrides:  # the whole profile as published: does it reproduce?
+        from .published import default_reports
+        from .reproduced import report
+
+        report(out, default_reports() / prof.name, log)
     return index
 
 
