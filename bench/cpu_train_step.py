@@ -18,9 +18,11 @@ worker gets and in the precision the runs use:
            networks, checkpoints, logs) less what the rates above price it at.
 
 Cases are timed round-robin (each sample ~0.2 s of calls, the median of `--repeats`), so a
-change of load falls on all alike. `--save` writes the rates to `results/cpu_throughput.json`,
-where `dctkd figures --plan` reads them on a machine without a GPU. The machine's other work
-slows every rate alike; measure on an idle machine for the estimate of an idle one.
+change of load falls on all alike, in `CPU_WORKERS` processes at once (`--concurrent`), as the
+build trains, so that the rates include what its workers cost each other. `--save` writes
+the rates to `results/cpu_throughput.json`, where `dctkd figures --plan` reads them on a
+machine without a GPU. The machine's other work slows every rate alike; measure on an idle
+machine for the estimate of an idle one.
 Usage: `python bench/cpu_train_step.py [--profile P ...] [--repeats N] [--save [PATH]]`.
 """
 
@@ -175,13 +177,13 @@ def _sample(run: Callable[[], None], calls: int, images: int) -> float:
     return (time.perf_counter() - start) / (calls * images)
 
 
-def time_cases(timed: dict[str, tuple[Callable[[], None], int]], repeats: int
-               ) -> dict[str, float]:
-    """Median seconds per image of each case, timed round-robin."""
+def time_cases(timed: dict[str, tuple[Callable[[], None], int]], repeats: int,
+               rotation: int = 0) -> dict[str, float]:
+    """Median seconds per image of each case, timed round-robin from case `rotation` on."""
     calls = {name: _calls(run) for name, (run, _) in timed.items()}
     samples: dict[str, list[float]] = {name: [] for name in timed}
     names = list(timed)
-    for r in range(repeats):
+    for r in range(rotation, rotation + repeats):
         for name in names[r % len(names):] + names[:r % len(names)]:
             run, images = timed[name]
             samples[name].append(_sample(run, calls[name], images))
@@ -206,17 +208,43 @@ def time_terms(terms: dict[str, tuple[list[Callable[[], None]], int]], repeats: 
 
 
 def check_seconds(configs: list[RunConfig]) -> float:
-    """Median seconds of checking one run before a build trains it (`engine.checks`, in the
-    building process, one run after the other)."""
+    """Mean seconds of checking one run before a build trains it (`engine.checks`, in the
+    building process, one run after the other; the first checks of a process cost most)."""
     from dctkd.engine.checks import check
 
-    times = []
     with tempfile.TemporaryDirectory(prefix="dctkd-bench-") as store:
-        for cfg in configs[:16]:
-            start = time.perf_counter()
+        start = time.perf_counter()
+        for cfg in configs:
             check(cfg, store)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        return (time.perf_counter() - start) / len(configs)
+
+
+def measure(names: list[str], repeats: int, threads: int, rotation: int = 0) -> dict:
+    """Seconds per image of every step, forward (`time_cases`) and term (`time_terms`) the
+    profiles `names` train, in this process on `threads` threads."""
+    torch.set_num_threads(threads)
+    configs = [c for cfgs in profile_configs(names).values() for c in cfgs]
+    seconds = time_cases(cases(configs), repeats, rotation)
+    return {"step": {k.split(" ", 1)[1]: v for k, v in seconds.items() if k.startswith("step ")},
+            "forward": {k.split(" ", 1)[1]: v for k, v in seconds.items()
+                        if k.startswith("forward ")},
+            "term": time_terms(term_cases(configs), repeats)}
+
+
+def measure_concurrently(names: list[str], repeats: int, threads: int, workers: int) -> dict:
+    """`measure` in `workers` processes at once, as many as a build trains in, so that the
+    rates include what the build's workers cost each other (shared cores, caches, memory);
+    each rate is the mean over the processes."""
+    if workers <= 1:
+        return measure(names, repeats, threads)
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        results = list(pool.map(measure, *zip(*[(names, repeats, threads, w)
+                                                 for w in range(workers)], strict=True)))
+    return {kind: {key: statistics.mean(r[kind][key] for r in results)
+                   for key in results[0][kind]} for kind in ("step", "forward", "term")}
 
 
 def start_seconds() -> float:
@@ -264,6 +292,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=5, help="timed samples per case")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default what one build worker gets here)")
+    parser.add_argument("--concurrent", type=int, default=CPU_WORKERS,
+                        help="processes measuring at once (default the build's workers)")
     parser.add_argument("--json", type=Path, default=None, help="write every number here")
     parser.add_argument("--save", type=Path, nargs="?", const=cpu_plan.CPU_THROUGHPUT_FILE,
                         default=None, metavar="PATH", help="write the rates `dctkd figures "
@@ -273,12 +303,7 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(threads)
     names = args.profile or [n for n in list_profiles() if load_profile(n).synthetic]
     by_profile = profile_configs(names)
-    configs = [c for cfgs in by_profile.values() for c in cfgs]
-    seconds = time_cases(cases(configs), args.repeats)
-    tables = {"step": {k.split(" ", 1)[1]: v for k, v in seconds.items() if k.startswith("step ")},
-              "forward": {k.split(" ", 1)[1]: v for k, v in seconds.items()
-                          if k.startswith("forward ")},
-              "term": time_terms(term_cases(configs), args.repeats)}
+    tables = measure_concurrently(names, args.repeats, threads, args.concurrent)
     rates = cpu_plan.CpuRates(**tables, run_overhead_s={}, check_s={}, start_s=start_seconds(),
                               threads=threads, workers=CPU_WORKERS,
                               device=f"{cpu_model()}, {_cores()} cores")
@@ -299,7 +324,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"a build's start: {rates.start_s:.1f} s; per run (a worker's fixed cost / the "
           "build's check): " + ", ".join(f"{k} {overhead[k]:.2f} s / {rates.check_s[k]:.3f} s"
                                          for k in overhead))
-    print(f"{threads} thread(s), load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"{threads} thread(s) in each of {args.concurrent} process(es) measuring at once, "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for path in (args.json, args.save):
         if path:
             write_json(path, record)

@@ -43,12 +43,12 @@ def write_notebooks(folder: Path) -> Path:
     return folder
 
 
-def make_build(base: Path, notebooks: list[str] | None = None) -> tuple[Path, Path]:
-    """`(results, notebooks folder)` of a finished build of the notebooks (all by default)."""
+def make_build(base: Path) -> tuple[Path, Path]:
+    """`(results, notebooks folder)` of a finished build of the notebooks."""
     from dctkd.report.build import build
 
     folder = write_notebooks(base / "notebooks")
     results = base / "results"
-    build(PROFILE, notebooks, results=results, notebook_folder=folder, workers=1, jobs=1,
+    build(PROFILE, results=results, notebook_folder=folder, workers=1, jobs=1,
           log=lambda _: None)
     return results, folder

@@ -120,7 +120,7 @@ def test_a_broken_record_is_one_line(tmp_path, capsys):
 def test_the_bench_measures_what_the_plan_reads(tmp_path, monkeypatch, capsys):
     bench = load_bench("cpu_train_step", monkeypatch)
     out = tmp_path / "cpu.json"
-    bench.main(["--profile", "smoke", "--repeats", "1", "--save", str(out)])
+    bench.main(["--profile", "smoke", "--repeats", "1", "--concurrent", "1", "--save", str(out)])
     rates = C.load_cpu_rates(out)
     wanted = record(smoke_runs())
     for kind in ("step", "forward", "term"):

@@ -154,19 +154,26 @@ def test_what_counts_as_a_dependency():
     assert freshness.ENVIRONMENT in freshness.dependency_hashes("quick", ROOT)
 
 
-@pytest.mark.parametrize("case", ["partial", "overridden", "stale"])
-def test_refuses_a_build_it_cannot_vouch_for(case, tmp_path):
-    results, folder = make_build(tmp_path, notebooks=[NAMES[0]] if case == "partial" else None)
-    if case == "overridden":
-        record = read_record(results)
-        record["overrides"] = ["seeds=[0]"]
-        (results / "build.json").write_text(json.dumps(record))
+@pytest.mark.parametrize("case", ["partial", "overridden", "failed", "another", "stale"])
+def test_refuses_a_build_it_cannot_vouch_for(case, built, tmp_path):
+    results, folder = tmp_path / "results", tmp_path / "notebooks"
+    for source, copy in zip(built, (results, folder), strict=True):
+        shutil.copytree(source, copy)
+    record = read_record(results)
+    record.update({"partial": {"notebooks": [NAMES[0]]}, "overridden": {"overrides": ["s=1"]},
+                   "failed": {"state": "failed"}, "another": {"profile": "quick"},
+                   "stale": {}}[case])
+    (results / "build.json").write_text(json.dumps(record))
+    if case == "partial":  # as a build of the first notebook alone leaves it
+        (results / "status" / f"{NAMES[1]}.json").unlink()
     if case == "stale":
         nb = nbformat.read(folder / f"{NAMES[1]}.ipynb", as_version=4)
         nb.cells[-1].source += "\n1 + 1"
         nbformat.write(nb, folder / f"{NAMES[1]}.ipynb")
     expected = {"partial": f"notebook {NAMES[1]} was not executed by its last build",
-                "overridden": "was built with --set seeds=[0]",
+                "overridden": "was built with --set s=1",
+                "failed": "its last build did not finish well (state: failed)",
+                "another": "holds a build of profile 'quick'; expected one of 'smoke'",
                 "stale": "is stale: 1 file(s) its numbers depend on changed since it was built "
                          f"(notebooks/{NAMES[1]}.ipynb (changed))"}[case]
     with pytest.raises(ValueError, match=re.escape(expected)):

@@ -238,8 +238,9 @@ def print_cpu_plan(profile: str, families: dict[str, list[RunConfig]], done: set
     threads = max(1, _cores() // slots)
     missing = [c for c in costs if c.cfg.run_id not in done]
     after = {rid: waits for rid, (_, waits) in shared.items()}
-    # As `engine.launch.ensure_all`: every run checked, one after the other, then the workers.
-    fixed = rates.start_s + len(missing) * rates.check(profile)
+    # As `engine.launch.ensure_all`: every run checked, one after the other, then the worker
+    # processes started (one worker trains in the building process itself).
+    fixed = (rates.start_s if slots > 1 else 0.0) + len(missing) * rates.check(profile)
     wall = fixed + wall_seconds(missing, slots, after=after) if missing else 0.0
     lines = table_lines(rows, total, unit="CPU")
     lines.append(f"CPU-h: hours of one worker; {rates.describe()}")

@@ -77,6 +77,9 @@ def _runs(profile, notebooks: list[Path], store: Path) -> dict:
 
 def _check_build(record: dict, results: Path, notebooks: list[Path]) -> None:
     """A one-line error unless the last build executed every notebook of the profile, as is."""
+    if record.get("state") != "ok":
+        raise ValueError(f"{results}: its last build did not finish well (state: "
+                         f"{record.get('state')}); expected a whole, successful build")
     if record.get("overrides"):
         raise ValueError(f"{results} was built with --set {' '.join(record['overrides'])}; "
                          "publish a build of the profile as it is")
@@ -111,6 +114,9 @@ def publish(profile: str, results: Path, reports: Path, notebook_folder: Path | 
 
     results, reports = Path(results).resolve(), Path(reports).resolve()
     record = read_record(results)
+    if record["profile"] != Path(profile).stem:
+        raise ValueError(f"{results} holds a build of profile {record['profile']!r}; expected "
+                         f"one of {Path(profile).stem!r} (pass --results)")
     prof = load_profile(profile)
     notebooks = for_profile(prof, list_notebooks(notebook_folder), log=lambda _: None)
     _check_build(record, results, notebooks)
