@@ -99,35 +99,46 @@ for ds in datasets:
 # Every accuracy claim of the paper — DCT against the student alone and against each other
 # method alone, DCT + KD against each other method + KD, DCT complementing KD (against DCT
 # alone, and against KD alone at the same KD weight) — as Top-1 differences paired by seed
-# (each seed shares the student's initialisation, data order, training subset and val split),
-# with a 95 % Student-t interval over seeds. A claim is *supported* or *contradicted* only where
-# the interval excludes zero, else *unresolved*. The attention claims are tested in notebook 10,
-# the separation of features in notebook 12, robustness to the DCT weight in notebook 04. The
-# second table sets every method against the student alone.
+# (each seed shares the student's initialisation, data order and the teacher's images), with
+# a 95 % Student-t interval over seeds. The profile names its **primary endpoints** and an
+# equivalence margin; the primary rows come first, their p-values Holm-adjusted together, and
+# each carries the seeds a 95 % half-width of one margin needs at the spread measured here.
+# Every other row is exploratory. Verdicts: *supported* or *contradicted* where the
+# difference test rejects 0, *equivalent* where two one-sided tests put the difference
+# inside the margin (the 90 % interval inside it), *unresolved* otherwise. The attention
+# claims are tested in notebook 10, the separation of features in notebook 12, robustness to
+# the DCT weight in notebook 04. The second table sets every method against the student alone.
 
 # %%
 for ds in datasets:
     for pair, part in df[df["dataset"] == ds].groupby("pair", sort=False):
         note = f"{P.title(ds)}, {pair}"
         slug = f"{ds}_{part['teacher'].iloc[0]}_{part['student'].iloc[0]}"
-        found = claims.accuracy_claims(part, kd_reference)
+        found = claims.accuracy_claims(part, kd_reference, margin=P.margin, primary=P.primary)
         R.table(
             found,
             f"main_{slug}_claims",
             f"{note}: the paper's accuracy claims as Top-1 differences (points) of the "
-            "val-selected checkpoints, paired by seed, with 95 % Student-t intervals over seeds "
-            "and the verdict they allow." + budget.note(converged, order, check) + settings
-            + tables.diverged_note(part),
+            "val-selected checkpoints, paired by seed, with 95 % Student-t intervals over seeds, "
+            f"an equivalence margin of ±{P.margin:g} points and the verdict they allow; primary "
+            "endpoints first (p-values Holm-adjusted over them; `seeds needed`: for a 95 % "
+            "half-width of one margin at the spread measured), the rest exploratory."
+            + budget.note(converged, order, check) + settings + tables.diverged_note(part),
         )
         display(Markdown(f"#### {note}"))
         display(found)
         words = claims.sentences(found)
         print("\n".join(f"{c}: {t}" for c, t in zip(found["claim"], words, strict=True)))
-        versus = claims.against(part, "Baseline")
+        short = found[found["primary"] & (found["seeds"] < found["seeds needed"])]
+        for _, row in short.iterrows():
+            print(f"{row['comparison']}: {row['seeds']} seeds, {int(row['seeds needed'])} "
+                  "needed for a half-width of one margin at the spread measured")
+        versus = claims.against(part, "Baseline", margin=P.margin)
         R.table(
             versus,
             f"main_{slug}_vs_baseline",
             f"{note}: every method against the student alone, Top-1 differences (points) "
-            "paired by seed with 95 % intervals." + settings + tables.diverged_note(part),
+            f"paired by seed with 95 % intervals and an equivalence margin of ±{P.margin:g} "
+            "(exploratory)." + settings + tables.diverged_note(part),
         )
         display(versus)

@@ -30,8 +30,9 @@ def test_stretched_moves_every_milestone_and_leaves_the_teacher():
     assert step.optim.step_size == 3 and step.optim.milestones == (150, 180, 210)
 
 
-def test_budget_family_retrains_every_main_row_and_the_teacher_at_twice_the_epochs():
-    prof = load_profile("quick")
+@pytest.mark.parametrize("name", ["quick", "full"])
+def test_budget_family_retrains_every_main_row_and_the_teacher_at_twice_the_epochs(name):
+    prof = load_profile(name)
     main = {(c.label, c.seed): c for c in E.main(prof)}
     cells = E.budget(prof)
     f = prof.family("budget")
@@ -42,9 +43,10 @@ def test_budget_family_retrains_every_main_row_and_the_teacher_at_twice_the_epoc
         assert mine[1.0].run_id == cell.run_id
         assert mine[2.0].cfg.optim.epochs == 2 * cell.cfg.optim.epochs
     curve = {c.value for c in cells if c.label == "DCT"}
-    assert curve == {0.25, 0.5, 1.0, 2.0}
-    assert {c.value for c in cells if c.label == "PKT"} >= {0.25, 0.5}
+    assert curve == {1.0, 2.0} | {float(x) for x in f.get("factors", [])}
     assert len({c.run_id for c in cells}) == len(cells)
+    if name == "full":  # accuracy against budget: a quarter and half of it as well
+        assert {c.value for c in cells if c.label == "PKT"} >= {0.25, 0.5}
 
 
 def test_control_rows_change_only_what_they_name():

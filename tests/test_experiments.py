@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dctkd.config import needed_first
 from dctkd.losses import TEACHER_LABEL, resolve
 from dctkd.losses import label as method_label
 from dctkd.losses.catalogue import name_of
@@ -103,10 +104,12 @@ def test_unique_configs_put_every_teacher_before_its_students():
     cells = E.grid(prof, E.defined_families(prof))
     cfgs = E.unique_configs(cells)
     ids = [c.run_id for c in cfgs]
-    assert len(ids) == len(set(ids)) == len({c.run_id for c in cells})
+    needed = {p.run_id for c in cells for p in needed_first(c.cfg)}
+    assert len(ids) == len(set(ids)) == len({c.run_id for c in cells} | needed)
+    assert needed - {c.run_id for c in cells}  # the pool run no notebook shows as a cell
     for pos, cfg in enumerate(cfgs):
-        if cfg.teacher is not None:
-            assert ids.index(cfg.teacher.run_id) < pos
+        for before in cfg.prerequisites:  # teachers, and the runs whose weights start them
+            assert ids.index(before.run_id) < pos
 
 
 def test_quick_profile_stays_within_its_run_budget():
