@@ -90,3 +90,19 @@ def test_reading_a_profile_imports_no_submitit():
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["False"]
+
+
+def test_a_cifar_resnet_run_on_scenes_imports_no_torchvision(tmp_path):
+    """A CIFAR-style ResNet on the built-in scenes needs torch alone: torchvision, whose import
+    takes seconds, is for ImageNet models, image files and their transforms."""
+    argv = ["train", "--store", str(tmp_path), "model=resnet8", "data.name=scenes",
+            "data.options.train_size=48", "data.options.test_size=16", "optim.epochs=1",
+            "optim.batch_size=16", "runtime.progress=false"]
+    code = _PROBE.format(argv=argv, heavy=("torch", "torchvision"))
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    exit_code, loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert exit_code == 0, out.stderr[-2000:]
+    assert loaded == ["torch"]
+    assert list(tmp_path.glob("resnet8-none-*/final.json"))  # the run trained and finished

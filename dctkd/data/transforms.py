@@ -8,9 +8,13 @@ synthetic scenes) use `PadCropFlip`, the CIFAR recipe `RandomCrop(32, padding=4)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor
-from torchvision.transforms import v2
+
+if TYPE_CHECKING:  # imported where a file dataset's pipeline is built: it takes seconds
+    from torchvision.transforms import v2
 
 MeanStd = tuple[tuple[float, float, float], tuple[float, float, float]]
 
@@ -44,6 +48,8 @@ def scene_transform(
 
     `train`: True for random crops and flips, `"flip"` for flips of the centre crop only.
     """
+    from torchvision.transforms import v2
+
     resize = round(image_size * 256 / 224)
     crop = v2.RandomCrop(image_size) if train is True else v2.CenterCrop(image_size)
     steps = [v2.Resize(resize, antialias=True), crop]

@@ -320,8 +320,9 @@ def _warn(message: str) -> None:
 
 def provenance(cfg: RunConfig) -> dict:
     """Where and with what a run was made: code version, packages, machine, seed, times."""
+    from importlib.metadata import version
+
     import torch
-    import torchvision
 
     from .runtime import amp_dtype
 
@@ -340,7 +341,7 @@ def provenance(cfg: RunConfig) -> dict:
         "python": platform.python_version(),
         "packages": {
             "torch": torch.__version__,
-            "torchvision": torchvision.__version__,
+            "torchvision": version("torchvision"),  # not imported: that takes seconds
             "numpy": np.__version__,
             "dctkd": _dctkd_version(),
         },

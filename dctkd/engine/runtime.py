@@ -113,7 +113,10 @@ def set_determinism(on: bool, device: torch.device) -> None:
     """Deterministic kernels when `on`; cudnn autotuning otherwise (on CUDA)."""
     if on and device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(on, warn_only=True)
+    # Switching imports torch._inductor.config (about 1.8 s) to set its flag too; a run that
+    # leaves the default off needs neither.
+    if on or torch.are_deterministic_algorithms_enabled():
+        torch.use_deterministic_algorithms(on, warn_only=True)
     torch.backends.cudnn.deterministic = on
     torch.backends.cudnn.benchmark = not on and device.type == "cuda"
 

@@ -1,15 +1,15 @@
 """CIFAR-style ResNets (He et al. 2016, Sec. 4.2), which torchvision does not ship.
 
-Depth 6n + 2: a 3×3 stem, three stages of n torchvision `BasicBlock`s (the 2nd and 3rd halve
-the resolution), global average pooling and a linear classifier. Shortcuts that change shape
-use a 1×1 convolution + BN, as in the distillation literature's reference CIFAR nets.
+Depth 6n + 2: a 3×3 stem, three stages of n basic blocks (the 2nd and 3rd halve the
+resolution), global average pooling and a linear classifier. Shortcuts that change shape use a
+1×1 convolution + BN, as in the distillation literature's reference CIFAR nets. Plain torch:
+a run on these nets never imports torchvision, whose import costs seconds.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torchvision.models.resnet import BasicBlock
 
 NARROW = (16, 16, 32, 64)
 WIDE = (32, 64, 128, 256)
@@ -29,6 +29,28 @@ CIFAR_SPECS: dict[str, tuple[int, tuple[int, int, int, int]]] = {
 
 CIFAR_TAPS = ["layer1", "layer2", "layer3"]
 CIFAR_LEAVES = (nn.Sequential,)
+
+
+class BasicBlock(nn.Module):
+    """`relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))` with 3×3 convs, torchvision's
+    `BasicBlock` in layout and parameter names (`conv1`, `bn1`, `conv2`, `bn2`, `downsample`),
+    built in the same order, so the same seed gives the same weights and checkpoints load."""
+
+    def __init__(
+        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
+    ) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        out += x if self.downsample is None else self.downsample(x)
+        return self.relu(out)
 
 
 def _stage(inplanes: int, planes: int, blocks: int, stride: int) -> nn.Sequential:
@@ -63,7 +85,10 @@ class CifarResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(w3, num_classes)
         for m in self.modules():
-            if isinstance(m, nn.Conv2d):
+            # A meta tensor (tap shapes, checkpoint sizes) has no values to draw, and drawing
+            # them runs torch's reference `normal_`, whose first call imports torch._dynamo
+            # (1.5 s of a run's start-up).
+            if isinstance(m, nn.Conv2d) and not m.weight.is_meta:
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)

@@ -8,12 +8,6 @@ import operator
 import torch
 
 from dctkd.models.cifar import CIFAR_LEAVES, CIFAR_TAPS, build_cifar
-from dctkd.models.imagenet import (
-    IMAGENET_SPECS,
-    MOBILENET_LEAVES,
-    RESNET_LEAVES,
-    build_imagenet,
-)
 from dctkd.models.names import MODEL_NAMES, PRETRAINED_CHOICES, model_family  # noqa: F401
 from dctkd.models.tapped import TappedModel
 
@@ -47,6 +41,14 @@ def build_model(name: str, num_classes: int, pretrained: str | None = None) -> T
             )
         net = build_cifar(name, num_classes)
         return TappedModel(net, name, num_classes, CIFAR_TAPS, "fc", CIFAR_LEAVES)
+    # torchvision is imported by the ImageNet family only: its import takes seconds.
+    from dctkd.models.imagenet import (
+        IMAGENET_SPECS,
+        MOBILENET_LEAVES,
+        RESNET_LEAVES,
+        build_imagenet,
+    )
+
     net = build_imagenet(name, num_classes, pretrained == "imagenet")
     _, taps, head, _ = IMAGENET_SPECS[name]
     leaves = MOBILENET_LEAVES if name == "mobilenet_v2" else RESNET_LEAVES

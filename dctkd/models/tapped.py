@@ -6,8 +6,8 @@ import copy
 from collections.abc import Sequence
 
 import torch
+import torch.fx
 from torch import nn
-from torchvision.models.feature_extraction import create_feature_extractor
 
 
 class TappedModel(nn.Module):
@@ -15,11 +15,11 @@ class TappedModel(nn.Module):
 
     `net` is the unchanged classifier (torchvision's, or the CIFAR ResNet), registered as
     `self.net`, so weights keep their usual names under `net.` and `model.net(x)` is the plain
-    logits-only network. The forward runs a graph traced from it by torchvision's
-    `create_feature_extractor`, whose outputs are the taps: no hooks and no rewritten forward,
-    which keeps it friendly to `torch.compile`, `channels_last` and DDP. The graph calls the
-    very modules of `net`; the `leaf_modules` types (the stages or blocks) are called whole, so
-    hooks on them fire once per forward as usual.
+    logits-only network. The forward runs a graph traced from it by `torch.fx` (`tap_graph`),
+    whose outputs are the taps: no hooks and no rewritten forward, which keeps it friendly to
+    `torch.compile`, `channels_last` and DDP. The graph calls the very modules of `net`; the
+    `leaf_modules` types (the stages or blocks) are called whole, so hooks on them fire once
+    per forward as usual.
 
     The taps are the spatial stage outputs of docs/method.md#taps in depth order; the pooled
     embedding the head sees is `features[-1].mean((2, 3))`, so it is not returned separately.
@@ -42,9 +42,7 @@ class TappedModel(nn.Module):
         self.net = net
         nodes = {name: name for name in self.tap_names}
         nodes[head] = "logits"
-        graph = create_feature_extractor(
-            net, return_nodes=nodes, tracer_kwargs={"leaf_modules": list(leaf_modules)}
-        )
+        graph = tap_graph(net, nodes, leaf_modules)
         graph.train(net.training)
         # Held outside the module tree: it shares `net`'s modules, whose weights count once.
         self._graph = (graph,)
@@ -83,3 +81,43 @@ class TappedModel(nn.Module):
 
     def extra_repr(self) -> str:
         return f"arch={self.arch}, num_classes={self.num_classes}, taps={self.tap_names}"
+
+
+class _WholeModuleTracer(torch.fx.Tracer):
+    """fx's tracer that also calls modules of the `leaves` types whole, as one graph node."""
+
+    def __init__(self, leaves: Sequence[type[nn.Module]]) -> None:
+        super().__init__()
+        self.leaves = tuple(leaves)
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return isinstance(m, self.leaves) or super().is_leaf_module(m, module_qualified_name)
+
+
+def tap_graph(
+    net: nn.Module, outputs: dict[str, str], leaf_modules: Sequence[type[nn.Module]] = ()
+) -> torch.fx.GraphModule:
+    """`net` traced into a graph returning `{outputs[name]: output of module name}`.
+
+    Every named module must be called whole, once per forward: a stage or block of a
+    `leaf_modules` type, or a module fx does not trace into (`nn.Linear`). The graph calls
+    `net`'s own modules. What torchvision's `create_feature_extractor` does for these nets,
+    without importing torchvision, whose import costs seconds a CIFAR run does not need.
+    """
+    graph = _WholeModuleTracer(leaf_modules).trace(net)
+    calls: dict[str, list[torch.fx.Node]] = {}
+    for node in graph.nodes:
+        if node.op == "call_module":
+            calls.setdefault(node.target, []).append(node)
+    for name in outputs:
+        if len(calls.get(name, ())) != 1:
+            raise ValueError(
+                f"{type(net).__name__}: tap {name!r} must be a module called whole, once per "
+                f"forward; modules called whole: {sorted(calls)}"
+            )
+    result = next(node for node in graph.nodes if node.op == "output")
+    result.args = ({key: calls[name][0] for name, key in outputs.items()},)
+    module = torch.fx.GraphModule(net, graph, class_name=f"{type(net).__name__}Taps")
+    module.graph.eliminate_dead_code()
+    module.recompile()
+    return module
