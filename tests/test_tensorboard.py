@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+import socket
+import time
 
 import pytest
 from engine_helpers import tiny
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
+from torch.utils.tensorboard import SummaryWriter
 
 from dctkd.engine import board
 from dctkd.engine import train as train_module
@@ -81,6 +85,19 @@ def test_a_resumed_run_has_each_epoch_once(tmp_path, monkeypatch):
     acc = _events(tmp_path)
     assert [p.step for p in acc.Scalars("loss/total")] == [1, 2, 3]
     assert len(acc.Tensors("config/text_summary")) == 1
+
+
+def test_a_new_event_file_sorts_after_those_already_there(tmp_path):
+    # TensorBoard reads a folder's event files in name order. Opened in the same second as an
+    # earlier one, a file would be ordered by its writer's per-process count, compared as
+    # text: "...10" before "...9", so a resumed run's events could be read first.
+    now = int(time.time())
+    earlier = tmp_path / f"events.out.tfevents.{now:010d}.{socket.gethostname()}.{os.getpid()}.9"
+    earlier.write_bytes(b"")
+    board._open_after_earlier_files(tmp_path)
+    SummaryWriter(str(tmp_path)).close()
+    (newest,) = [p for p in tmp_path.glob("events.out.tfevents.*") if p != earlier]
+    assert sorted([earlier, newest])[-1] == newest
 
 
 def test_off_and_other_ranks_write_nothing(tmp_path):

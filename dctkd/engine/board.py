@@ -9,12 +9,14 @@ by them. Only the process that writes `metrics.csv` (rank 0) writes events, and
 
 Steps are epochs. A resumed run opens its writer with `purge_step` at the first epoch it will
 train again, so the events a killed process wrote past its last checkpoint are discarded by
-TensorBoard instead of showing twice.
+TensorBoard instead of showing twice. That needs TensorBoard to read the new event file after
+the old ones, and it reads them in name order (`_open_after_earlier_files`).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,7 @@ class Board:
 
         # Fresh: purge every step an earlier attempt left (its config text at 0 included);
         # resumed after epoch e: purge from e + 1 on, keeping what the checkpoint covers.
+        _open_after_earlier_files(self.run_dir)
         self.writer = SummaryWriter(str(self.run_dir), purge_step=self.start + 1 if self.start
                                     else 0, flush_secs=30)
         if not self.start:
@@ -90,6 +93,29 @@ class Board:
         self.writer.close()
         self.writer = None
         return final
+
+
+# How long a writer may wait for a second later than the event files already there; more
+# means their names carry a clock ahead of this one, which waiting would not fix.
+_MAX_WAIT_S = 2.0
+
+
+def _open_after_earlier_files(run_dir: Path) -> None:
+    """Wait, if needed, until the clock is past the second of every event file in `run_dir`.
+
+    An event file is named `events.out.tfevents.<second>.<host>.<pid>.<n>` (`n` counts the
+    writers a process opened), and TensorBoard reads a folder's files in name order. Files
+    opened in the same second are ordered by pid and `n` compared as text, where `...9` comes
+    after `...10`: a resumed run's file could be read first, its purge would find nothing to
+    drop, and the earlier file's steps, now out of order, would make TensorBoard discard the
+    later ones. A file opened in a later second sorts after them all. The wait (under a
+    second) happens only when a run resumes within a second of its previous writer opening.
+    """
+    seconds = [int(part) for p in run_dir.glob("events.out.tfevents.*")
+               if (part := p.name.split(".")[3]).isdigit()]
+    wait = max(seconds, default=0) + 1 - time.time()
+    if 0 < wait <= _MAX_WAIT_S:
+        time.sleep(wait)
 
 
 def hparam_keys(cfg: RunConfig) -> dict[str, Any]:
