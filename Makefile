@@ -8,7 +8,7 @@ NB ?=
 DATA ?=
 SET ?=
 
-.PHONY: env test figures publish lab bench clean lint tensorboard
+.PHONY: env test test-slow test-all figures publish lab bench clean lint tensorboard
 
 env: $(STAMP)
 
@@ -28,6 +28,13 @@ $(STAMP): pyproject.toml
 
 test: env
 	$(BIN)/python -m pytest -n 2
+
+# The long tests (`-m slow`: the rehearsal build of every notebook, compiled terms), a few
+# minutes on 2 cores; `test-all` is both suites, what CI runs.
+test-slow: env
+	$(BIN)/python -m pytest -m slow
+
+test-all: test test-slow
 
 figures: env
 	$(BIN)/dctkd figures --profile $(PROFILE) $(if $(NB),--nb $(NB)) $(if $(DATA),--data $(DATA)) $(if $(SET),--set '$(SET)')
@@ -51,6 +58,7 @@ lint: env
 
 bench: env
 	$(BIN)/python bench/dct_loss.py
+	$(BIN)/python bench/dct_ops.py
 	$(BIN)/python bench/train_step.py
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/startup.py
