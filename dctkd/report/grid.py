@@ -158,18 +158,20 @@ def budget(profile: Profile) -> list[Cell]:
 
 
 def regime(profile: Profile) -> list[Cell]:
-    """The headline methods in a second regime (`student`: run fields every student takes,
-    e.g. more training images), each row also re-trained at `check` × its budget for
-    seed `seeds[0]`: does the ordering of the main table hang on the regime?"""
+    """The headline methods in a second regime (`teacher`, `student`: role settings laid over
+    the profile's, e.g. a teacher trained from scratch on more images than its students, or
+    students on more images), each row also re-trained at `check` × its budget for seed
+    `seeds[0]`: does the ordering of the main table hang on the regime?"""
     f = profile.family("regime")
     ds, pair = f["dataset"], pair_of(profile, f["dataset"], f.get("pair", 0))
     seeds = f.get("seeds", profile.seeds)
     check = float(f.get("check", 2.0))
-    out = [teacher_cell(profile, "regime", ds, pair)]
+    variant = {"roles": {"teacher": f.get("teacher") or {}, "student": f.get("student") or {}}}
+    out = [teacher_cell(profile, "regime", ds, pair, variant)]
     for seed in seeds:
         for m in f["methods"]:
             cell = student_cell(profile, "regime", ds, pair, m, seed, "budget", 1.0,
-                                 settings=f.get("student"))
+                                 variant=variant)
             out.append(cell)
             if seed == seeds[0]:
                 out.append(rescaled(cell, "regime", check))

@@ -255,7 +255,8 @@ class _Budget(_Family):
 class _Regime(_Methods):
     title: str
     check: float = 2.0
-    student: dict
+    teacher: dict = {}
+    student: dict = {}
 
 
 class _KBudget(BaseModel):
