@@ -152,7 +152,8 @@ class Cell:
         return {
             "family": self.family, "dataset": self.dataset, "pair": self.pair,
             "teacher": self.teacher, "student": self.student, "label": self.label,
-            "model": self.cfg.model, "pretrained": self.cfg.pretrained,
+            "model": self.cfg.model,
+            "pretrained": self.cfg.pretrained or (self.cfg.init.run_id if self.cfg.init else None),
             "method": "teacher" if self.label == TEACHER else self.cfg.method.name,
             "seed": self.seed, "param": self.param, "value": self.value, "run_id": self.run_id,
         }

@@ -32,16 +32,21 @@ from .profile import Profile
 
 
 def teachers(profile: Profile) -> list[Cell]:
-    """The teacher of each dataset and pair of the main table, and, with `seeds`, the same
-    teacher recipe trained with other seeds: its spread (the students distil from the
-    `teacher_seed` one). See `docs/experiments.md#teachers-and-baselines`.
+    """The teacher of each dataset and pair of the main table (after the pre-training run it
+    starts from, if any, on the pool it trained on), and, with `seeds`, the same teacher
+    recipe trained with other seeds: its spread (the students distil from the `teacher_seed`
+    one). See `docs/experiments.md#teachers-and-baselines`.
     """
     f = profile.spec["families"].get("teachers", profile.family("main"))
     main_seed = int(profile.spec.get("teacher_seed", 0))
+    pool = ((profile.spec.get("roles") or {}).get("teacher") or {}).get("init")
     out = []
     for ds in f["datasets"]:
         for pair in profile.pairs(ds):
-            out.append(teacher_cell(profile, "teachers", ds, pair))
+            cell = teacher_cell(profile, "teachers", ds, pair)
+            if cell.cfg.init is not None:  # the pre-training run, on its own task
+                out.append(replace(cell, dataset=pool, cfg=cell.cfg.init))
+            out.append(cell)
             for seed in f.get("seeds", []):
                 if int(seed) != main_seed:
                     cfg = role_config(profile, ds, "teacher", pair[0], int(seed))
