@@ -14,15 +14,19 @@ worker gets and in the precision the runs use:
            what its method's term costs per image;
   fixed    a build's start (its `CPU_WORKERS` worker processes spawned and importing the
            training code), its check of each run before training (`engine.checks`, one run
-           after the other), and a whole tiny run in a warm process (`ensure`: data,
-           networks, checkpoints, logs) less what the rates above price it at.
+           after the other), and a whole tiny run in a warm process as a worker trains it
+           (`train_logged`: data, networks, checkpoints, logs) less what the rates above
+           price it at.
 
-Cases are timed round-robin (each sample ~0.2 s of calls, the median of `--repeats`), so a
-change of load falls on all alike, in `CPU_WORKERS` processes at once (`--concurrent`), as the
-build trains, so that the rates include what its workers cost each other. `--save` writes
-the rates to `results/cpu_throughput.json`, where `dctkd figures --plan` reads them on a
-machine without a GPU. The machine's other work slows every rate alike; measure on an idle
-machine for the estimate of an idle one.
+Cases are timed round-robin (each sample ~0.2 s of calls, the median of `--repeats`), in
+`CPU_WORKERS` processes at once (`--concurrent`), as the build trains, so that the rates
+include what its workers cost each other (shared caches and memory). Every time is CPU time
+(`time.process_time`, the workers' rusage for their start): what the work costs when the
+build has the cores, which the machine's other work does not change, whereas wall time on a
+machine busy with other jobs would price their share of the cores too. The plan's wall time is
+therefore that of a build with the cores to itself; under other load it takes longer.
+`--save` writes the rates to `results/cpu_throughput.json`, where `dctkd figures --plan`
+reads them on a machine without a GPU.
 Usage: `python bench/cpu_train_step.py [--profile P ...] [--repeats N] [--save [PATH]]`.
 """
 
@@ -34,6 +38,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede the first to
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
+import resource  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -165,16 +170,17 @@ def term_cases(configs: list[RunConfig]) -> dict[str, tuple[list[Callable[[], No
 def _calls(run: Callable[[], None]) -> int:
     """Calls of `run` that fill one sample (after one warm-up call)."""
     run()
-    start = time.perf_counter()
+    start = time.process_time()
     run()
-    return max(1, round(SAMPLE_S / max(time.perf_counter() - start, 1e-6)))
+    return max(1, round(SAMPLE_S / max(time.process_time() - start, 1e-6)))
 
 
 def _sample(run: Callable[[], None], calls: int, images: int) -> float:
-    start = time.perf_counter()
+    """CPU seconds per image of `calls` calls of `run` (see the module's note on the clock)."""
+    start = time.process_time()
     for _ in range(calls):
         run()
-    return (time.perf_counter() - start) / (calls * images)
+    return (time.process_time() - start) / (calls * images)
 
 
 def time_cases(timed: dict[str, tuple[Callable[[], None], int]], repeats: int,
@@ -213,28 +219,36 @@ def check_seconds(configs: list[RunConfig]) -> float:
     from dctkd.engine.checks import check
 
     with tempfile.TemporaryDirectory(prefix="dctkd-bench-") as store:
-        start = time.perf_counter()
+        start = time.process_time()
         for cfg in configs:
             check(cfg, store)
-        return (time.perf_counter() - start) / len(configs)
+        return (time.process_time() - start) / len(configs)
 
 
 def measure(names: list[str], repeats: int, threads: int, rotation: int = 0) -> dict:
     """Seconds per image of every step, forward (`time_cases`) and term (`time_terms`) the
-    profiles `names` train, in this process on `threads` threads."""
+    profiles `names` train, then each profile's fixed cost of a run (`run_overhead`), in this
+    process on `threads` threads."""
     torch.set_num_threads(threads)
-    configs = [c for cfgs in profile_configs(names).values() for c in cfgs]
+    by_profile = profile_configs(names)
+    configs = [c for cfgs in by_profile.values() for c in cfgs]
     seconds = time_cases(cases(configs), repeats, rotation)
-    return {"step": {k.split(" ", 1)[1]: v for k, v in seconds.items() if k.startswith("step ")},
-            "forward": {k.split(" ", 1)[1]: v for k, v in seconds.items()
-                        if k.startswith("forward ")},
-            "term": time_terms(term_cases(configs), repeats)}
+    out = {"step": {k.split(" ", 1)[1]: v for k, v in seconds.items() if k.startswith("step ")},
+           "forward": {k.split(" ", 1)[1]: v for k, v in seconds.items()
+                       if k.startswith("forward ")},
+           "term": time_terms(term_cases(configs), repeats)}
+    rates = cpu_plan.CpuRates(**out, run_overhead_s={}, check_s={}, start_s=0.0,
+                              threads=threads, workers=CPU_WORKERS)
+    out["run_overhead_s"] = {
+        name: run_overhead(next(c for c in cfgs if c.teacher is None and c.init is None), rates)
+        for name, cfgs in by_profile.items()}
+    return out
 
 
 def measure_concurrently(names: list[str], repeats: int, threads: int, workers: int) -> dict:
     """`measure` in `workers` processes at once, as many as a build trains in, so that the
-    rates include what the build's workers cost each other (shared cores, caches, memory);
-    each rate is the mean over the processes."""
+    rates and a run's fixed cost include what the build's workers cost each other (shared
+    cores, caches, memory); each is the mean over the processes."""
     if workers <= 1:
         return measure(names, repeats, threads)
     import multiprocessing as mp
@@ -244,7 +258,7 @@ def measure_concurrently(names: list[str], repeats: int, threads: int, workers: 
         results = list(pool.map(measure, *zip(*[(names, repeats, threads, w)
                                                  for w in range(workers)], strict=True)))
     return {kind: {key: statistics.mean(r[kind][key] for r in results)
-                   for key in results[0][kind]} for kind in ("step", "forward", "term")}
+                   for key in results[0][kind]} for kind in results[0]}
 
 
 def start_seconds() -> float:
@@ -255,21 +269,24 @@ def start_seconds() -> float:
 
     from dctkd.engine.launch import _worker_init
 
-    start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with ProcessPoolExecutor(CPU_WORKERS, mp_context=mp.get_context("spawn"),
                              initializer=_worker_init, initargs=(1, os.getpid())) as pool:
         done = [pool.submit(exec, "import dctkd.engine.train, dctkd.data")
                 for _ in range(CPU_WORKERS)]
         for fut in done:
             fut.result()
-    return time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, now reaped
+    used = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return used / CPU_WORKERS  # they start side by side
 
 
 def run_overhead(cfg: RunConfig, rates: cpu_plan.CpuRates, runs: int = 3) -> float:
-    """Seconds a whole tiny run of `cfg`'s shape takes in a warm worker (`ensure`: checks,
-    data, networks, checkpoints, logs) beyond what the rates price its compute at (median of
-    `runs`, after one that warms the process up)."""
-    from dctkd.engine import ensure
+    """Seconds a whole tiny run of `cfg`'s shape takes in a warm worker (`train_logged`, as a
+    build's worker runs it: checks, data, networks, checkpoints, logs, its output kept in
+    `train.log`) beyond what the rates price its compute at (median of `runs`, after one that
+    warms the process up)."""
+    from dctkd.engine.launch import train_logged
 
     images = min(split_sizes(cfg)[0], 4 * cfg.optim.batch_size)
     tiny = apply_overrides(cfg, {"optim.epochs": 1, "data.train_size": images,
@@ -278,10 +295,10 @@ def run_overhead(cfg: RunConfig, rates: cpu_plan.CpuRates, runs: int = 3) -> flo
     with tempfile.TemporaryDirectory(prefix="dctkd-bench-") as store:
         for seed in range(runs + 1):
             run = replace(tiny, seed=1000 + seed)
-            start = time.perf_counter()
-            ensure(run, store)
+            start = time.process_time()
+            train_logged(run, store)
             if seed:
-                extra.append(time.perf_counter() - start - cpu_plan.cpu_seconds(run, rates))
+                extra.append(time.process_time() - start - cpu_plan.cpu_seconds(run, rates))
     return max(0.0, statistics.median(extra))
 
 
@@ -304,15 +321,12 @@ def main(argv: list[str] | None = None) -> dict:
     names = args.profile or [n for n in list_profiles() if load_profile(n).synthetic]
     by_profile = profile_configs(names)
     tables = measure_concurrently(names, args.repeats, threads, args.concurrent)
-    rates = cpu_plan.CpuRates(**tables, run_overhead_s={}, check_s={}, start_s=start_seconds(),
+    overhead = tables["run_overhead_s"]
+    rates = cpu_plan.CpuRates(**tables, start_s=start_seconds(),
+                              check_s={name: check_seconds(cfgs)
+                                       for name, cfgs in by_profile.items()},
                               threads=threads, workers=CPU_WORKERS,
                               device=f"{cpu_model()}, {_cores()} cores")
-    overhead = {}
-    for name, cfgs in by_profile.items():
-        alone = next(c for c in cfgs if c.teacher is None and c.init is None)
-        overhead[name] = run_overhead(alone, rates)
-    rates = replace(rates, run_overhead_s=overhead,
-                    check_s={name: check_seconds(cfgs) for name, cfgs in by_profile.items()})
     record = {**asdict(rates), "measured": time.strftime("%Y-%m-%d %H:%M:%S"),
               "profiles": names, "torch": torch.__version__, "load_average": os.getloadavg()}
     record.pop("source")

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
 from bench_helpers import load_bench
 
 from dctkd.cli import main
+from dctkd.engine import teacher_cache
 from dctkd.engine.launch import CPU_WORKERS
 from dctkd.report import cpu_plan as C
 from dctkd.report import plan as P
@@ -56,17 +58,22 @@ def _plan(capsys, tmp_path, rates: dict | None) -> tuple[int, str, str]:
 
 def test_each_run_is_priced_by_what_it_does(tmp_path, capsys):
     configs = smoke_runs()
-    path = tmp_path / "r.json"
-    path.write_text(json.dumps(record(configs)))
-    rates = C.load_cpu_rates(path)
     dct = next(c for c in configs if c.method.name == "dct" and not c.method.options)
+    online = replace(dct, runtime=replace(dct.runtime, teacher_cache=False))
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(record([*configs, online])))
+    rates = C.load_cpu_rates(path)
     train, val = P.split_sizes(dct)
     test = C._test_size(dct)
     epochs = dct.optim.epochs
-    assert dct.data.augment is False and dct.runtime.teacher_cache  # its teacher is cached
+    # Its teacher's outputs are cached: one forward of each view of each training image.
+    assert teacher_cache.applies(dct)
+    views = teacher_cache.VIEWS[dct.data.augment]
     expected = (OVERHEAD + epochs * train * STEP + (epochs * val + 2 * test) * FORWARD
-                + train * FORWARD + epochs * train * TERM)
+                + views * train * FORWARD + epochs * train * TERM)
     assert C.cpu_seconds(dct, rates, "smoke") == pytest.approx(expected)
+    assert C.cpu_seconds(online, rates, "smoke") == pytest.approx(
+        expected - views * train * FORWARD + epochs * train * FORWARD)
     teacher = dct.teacher
     t_train, t_val = P.split_sizes(teacher)
     assert C.cpu_seconds(teacher, rates, "smoke") == pytest.approx(

@@ -43,6 +43,7 @@ NOT_CONTENT = (
     "dctkd/report/plan.py",
     "dctkd/report/publish.py",
     "dctkd/report/published.py",
+    "dctkd/report/reproduced.py",
     "dctkd/report/status.py",
     "dctkd/engine/slurm.py",
     "dctkd/engine/slurm_settings.py",
