@@ -19,12 +19,15 @@
 # %% [markdown]
 # # Does the ordering hang on the regime?
 #
-# The main table's students see far fewer images than their teacher, so the student alone
-# sits far below it (docs/deviations.md#data-asymmetry). In the paper the gap is smaller (17
-# points on ADE20K, ResNet-50 → ResNet-18). Here the headline methods train again in a regime
-# whose student alone sits nearer its teacher; each row passes the same budget test (twice the
-# epochs gain ≤ 2 points). If the ordering of the methods is the same in both regimes, the
-# conclusions do not hang on the data asymmetry.
+# The main table follows the paper's regime: the teacher knows more than its student from
+# pre-training on a separate pool, and both learn from the same images with the same
+# augmentation (docs/protocol.md#pre-training). Here the headline methods train again in a
+# second regime (the profile's `regime` family: under `full`, a teacher trained from scratch
+# on nine times its students' images, students on un-augmented images, so the student alone
+# overfits); each row passes the same budget test. If the ordering of the methods is the same
+# in both regimes, the conclusions do not hang on where the teacher's knowledge comes from;
+# where it differs, the second regime's ordering says what a method does for an overfitting
+# student.
 
 # %% tags=["parameters"]
 profile = "full"  # a profile that defines the `regime` family
@@ -75,7 +78,8 @@ R.table(
     test,
     "regime_budget_test",
     f"The budget test in the regime '{f['title']}': Top-1 at its budget and at {check:g}× the "
-    f"epochs, milestones stretched; converged when the gain is ≤ {budget.THRESHOLD:g} points.",
+    f"epochs, milestones stretched; converged when the gain is within ±{budget.THRESHOLD:g} "
+    "points, past its plateau when it loses more.",
 )
 test
 
@@ -87,7 +91,7 @@ test
 # %%
 found = []
 for name, part in both.items():
-    got = claims.accuracy_claims(part)
+    got = claims.accuracy_claims(part, margin=P.margin)
     got.insert(0, "regime", name)
     found.append(got)
 found = pd.concat(found, ignore_index=True)
