@@ -7,12 +7,13 @@ bench/dct_loss.py, batch 32), for every variant with and without PRED_GUIDE, and
 them beside the original formulation's count (bench/original_formulation.py). Views (which
 launch nothing) are counted apart.
 
-Each is counted twice, because the activation map's reduction depends on the device:
-- `gpu path`: on the `meta` device, which takes the path a GPU takes (one reduction per tap)
-  and computes nothing, so it runs on any machine;
-- `cpu path`: on this CPU, which squares and sums each large tap in cache-sized chunks (two
-  ops per chunk; dctkd.attention._CHUNK_BYTES), faster there and free of a tap-sized
-  temporary.
+Each is counted twice, because the term organises its work by device
+(dctkd.attention.launch_bound):
+- `gpu path`: on the `meta` device, which takes the path a GPU takes (one reduction per tap,
+  all levels in one canvas) and computes nothing, so it runs on any machine;
+- `cpu path`: on this CPU, where bytes cost more than ops: each large tap is squared and
+  summed in cache-sized chunks (two ops per chunk; dctkd.attention._CHUNK_BYTES) and each
+  level has its own canvas, unpadded; bench/dct_loss.py times it.
 
 Usage: `python bench/dct_ops.py [--batch 32] [--top 0]` (`--top N` lists each count's N most
 frequent ops).

@@ -30,23 +30,33 @@ def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def _one_reduction(device: torch.device) -> bool:
-    """Whether a map is one `vector_norm` per tap: off the CPU it reduces the strided channel
-    dim at full speed and needs no temporary. On a CPU it is several times slower than
-    squaring and summing, so a CPU sums squares in chunks of `_CHUNK_BYTES`."""
+def launch_bound(device: torch.device) -> bool:
+    """Whether an op on `device` costs its launch more than its bytes: on a GPU the maps and
+    spectra here are too small to keep it busy, so fewer ops is what speeds them up; on a CPU
+    (False) ops are cheap and bytes are dear.
+
+    So off the CPU a map is one `vector_norm` per tap, which reduces the strided channel dim
+    at full speed and needs no temporary; on a CPU, where that reduction is several times
+    slower than squaring and summing, squares are summed in chunks of `_CHUNK_BYTES`.
+    """
     return device.type != "cpu"
 
 
 def _sum_squares_into(f: Tensor, out: Tensor) -> Tensor:
     """`Σ_c f**2` of `f (B, C, H, W)` written into `out (B, H, W)` (any strides; its dtype is the
-    accumulation dtype), a few samples at a time so the squared temporary stays in cache."""
+    accumulation dtype), a few samples at a time so the squared temporary stays in cache.
+
+    A CPU reduces into rows of a strided `out` (a map inside a wider canvas) several times
+    slower than into contiguous ones, so such a map is reduced apart and copied in.
+    """
+    target = out if out.is_contiguous() else torch.empty(out.shape, dtype=out.dtype)
     per_sample = max(1, math.prod(f.shape[1:]) * torch.finfo(out.dtype).bits // 8)
     step = max(1, _CHUNK_BYTES // per_sample)
     for i in range(0, f.shape[0], step):
         chunk = f[i : i + step]
         sq = chunk.to(out.dtype).square() if chunk.dtype != out.dtype else chunk.square()
-        torch.sum(sq, 1, out=out[i : i + step])
-    return out
+        torch.sum(sq, 1, out=target[i : i + step])
+    return out if target is out else out.copy_(target)
 
 
 def _norms_into(f: Tensor, out: Tensor) -> Tensor:
@@ -61,7 +71,7 @@ class _MeanSquare(torch.autograd.Function):
     def forward(ctx, f: Tensor) -> Tensor:
         ctx.save_for_backward(f)
         out = f.new_empty((f.shape[0], *f.shape[2:]), dtype=accumulation_dtype(f.dtype))
-        if _one_reduction(f.device):
+        if launch_bound(f.device):
             _norms_into(f, out).square_()
         else:
             _sum_squares_into(f, out)
@@ -112,15 +122,15 @@ class _PairedMaps(torch.autograd.Function):
         w_max = max(f.shape[3] for f in students)
         dtype = accumulation_dtype(students[0].dtype)
         canvas = students[0].new_zeros((n, 2, b, h_max, w_max), dtype=dtype)
-        one_reduction = _one_reduction(canvas.device)
+        one_pass = launch_bound(canvas.device)
         levels = []
         for level, pair in enumerate(zip(students, teachers, strict=True)):
             h, w = pair[0].shape[2:]
             for side, f in enumerate(pair):
                 out = canvas[level, side, :, :h, :w]
-                _norms_into(f, out) if one_reduction else _sum_squares_into(f, out)
+                _norms_into(f, out) if one_pass else _sum_squares_into(f, out)
             levels.append(canvas[level, :, :, :h, :w])
-        if one_reduction:
+        if one_pass:
             canvas.square_()
         canvas.mul_(0.5)
         ctx.save_for_backward(*students)

@@ -8,6 +8,7 @@ import scipy.fft
 import torch
 
 import dctkd.attention as attention
+import dctkd.losses.dct as dct_loss
 from dctkd.attention import (
     _traced_paired_maps,
     activation_map,
@@ -216,8 +217,15 @@ def _per_level_recipe(student, teacher, variant):
     return total
 
 
+@pytest.mark.parametrize("launch_bound", [False, True])
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_all_levels_at_once_equal_the_per_level_recipe_in_value_and_gradient(variant):
+def test_batched_levels_equal_the_per_level_recipe_in_value_and_gradient(
+    monkeypatch, variant, launch_bound
+):
+    # launch_bound: all levels in one canvas, maps by one vector_norm per tap (a GPU's way);
+    # else one canvas per level, maps summed in chunks (a CPU's).
+    for module in (attention, dct_loss):
+        monkeypatch.setattr(module, "launch_bound", lambda device: launch_bound)
     student, teacher = _maps_without_contrast(
         _random_feats(LEVEL_STUDENT, 21, F64), _random_feats(LEVEL_TEACHER, 22, F64)
     )
@@ -254,12 +262,12 @@ def test_v1_float32_gradient_keeps_float64_accuracy():
     assert error < 1e-5
 
 
-@pytest.mark.parametrize("one_reduction", [False, True])
-def test_paired_maps_hold_half_energy_zero_padded_with_student_gradient(monkeypatch, one_reduction):
+@pytest.mark.parametrize("launch_bound", [False, True])
+def test_paired_maps_hold_half_energy_zero_padded_with_student_gradient(monkeypatch, launch_bound):
     # Both ways of reducing channels on this CPU: small chunks (several, one ragged) and one
     # vector_norm per tap, the path a GPU takes.
     monkeypatch.setattr(attention, "_CHUNK_BYTES", 200)
-    monkeypatch.setattr(attention, "_one_reduction", lambda device: one_reduction)
+    monkeypatch.setattr(attention, "launch_bound", lambda device: launch_bound)
     student = [f.requires_grad_() for f in _random_feats(LEVEL_STUDENT, 24, F64)]
     teacher = [f.requires_grad_() for f in _random_feats(LEVEL_TEACHER, 25, F64)]
     canvas, levels = paired_maps(student, teacher)

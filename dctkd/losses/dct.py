@@ -21,7 +21,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..attention import AM_EPS, centred, normalise_by_max, normalise_min_max, paired_maps
+from ..attention import (
+    AM_EPS,
+    centred,
+    launch_bound,
+    normalise_by_max,
+    normalise_min_max,
+    paired_maps,
+)
 from ..dct import dct2, dct_matrix, fft_real
 from .base import DistillTerm, Outputs, float32_math
 from .catalogue import METHODS
@@ -196,8 +203,26 @@ def _divisor_limit(canvas: Tensor, variant: str, layout: _Layout) -> Tensor:
 def _level_distances(
     students: Sequence[Tensor], teachers: Sequence[Tensor], variant: str
 ) -> Tensor:
-    """`(B,)`: the distances between normalised spectra, summed over the given levels, all
-    levels and both networks batched into one canvas (docs/method.md#distance)."""
+    """`(B,)`: the distances between normalised spectra, summed over the given levels
+    (docs/method.md#distance).
+
+    Where ops cost their launch (`launch_bound`: a GPU), all levels and both networks share one
+    canvas. A CPU takes one canvas per level, which wastes nothing on padding: there bytes
+    count and ops are cheap.
+    """
+    if launch_bound(students[0].device):
+        return _canvas_distances(students, teachers, variant).sum(0)
+    total = None
+    for s, t in zip(students, teachers, strict=True):
+        d = _canvas_distances([s], [t], variant)[0]
+        total = d if total is None else total + d
+    return total
+
+
+def _canvas_distances(
+    students: Sequence[Tensor], teachers: Sequence[Tensor], variant: str
+) -> Tensor:
+    """`(L, B)`: each given level's distances, its levels and both networks in one canvas."""
     canvas, levels = paired_maps(list(students), list(teachers))
     layout = _layout(
         tuple(tuple(f.shape[2:]) for f in students),
@@ -211,10 +236,7 @@ def _level_distances(
         signed=variant != "v1",
     )
     d_student, d_teacher = d.unbind(1)
-    per_level = torch.linalg.vector_norm(
-        (d_student - d_teacher) * layout.weight_root, 2, dim=(-2, -1)
-    )
-    return per_level.sum(0)
+    return torch.linalg.vector_norm((d_student - d_teacher) * layout.weight_root, 2, dim=(-2, -1))
 
 
 def dct_kd_loss(
@@ -237,8 +259,7 @@ def dct_kd_loss(
     per-sample `(B,)` vector (masked samples 0).
 
     Equal to `spectrum` and the Euclidean distance per level and sample, summed over levels;
-    computed for all levels at once (`_level_distances`), so the op count does not grow with
-    the number of statistics per level.
+    computed with a fixed number of ops for all levels at once on a GPU (`_level_distances`).
     """
     _check_variant(variant)
     if reduction not in REDUCTIONS:
