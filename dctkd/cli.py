@@ -65,6 +65,16 @@ def _fields_help() -> str:
     )
 
 
+class _FieldsHelpParser(argparse.ArgumentParser):
+    """A parser whose help ends with every config field, method and dataset, listed only when
+    help is shown: reading the catalogues for it costs a run ~0.15 s of start-up otherwise."""
+
+    def format_help(self) -> str:
+        if self.epilog is None:
+            self.epilog = _fields_help()
+        return super().format_help()
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE.yaml", help="start from this RunConfig YAML")
     p.add_argument("--store", default=None, help="run store folder (default results/quick/runs)")
@@ -237,10 +247,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{usage}\ndctkd: error: unknown command {name!r}", file=sys.stderr)
         return 2
     add_arguments, run = COMMANDS[name]
-    parser = argparse.ArgumentParser(
-        prog=f"dctkd {name}", epilog=_fields_help() if name in ("train", "evaluate") else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser_class = _FieldsHelpParser if name in ("train", "evaluate") else argparse.ArgumentParser
+    parser = parser_class(prog=f"dctkd {name}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
     _load(add_arguments)(parser)
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an error instead of its one line")
