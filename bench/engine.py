@@ -1,8 +1,9 @@
 """A quick-profile student run through the engine against a bare PyTorch loop doing the same math.
 
 The bare loop has the same model, training subset, batch, schedule, precision and memory
-layout, and evaluates the val split every epoch and the test split at the end, as the
-engine does; what it leaves out is everything the engine adds around the math (run folder,
+layout, evaluates the val split every epoch, keeps the student of the best val epoch and tests
+it and the last one at the end, as the engine does (the best in memory, where the engine
+writes `best.pt`); what it leaves out is everything the engine adds around the math (run folder,
 checkpoints every epoch, metrics, predictions, TensorBoard events, provenance, the objective's
 bookkeeping). Each case runs whole, round-robin, as a fresh process, as a user meets it: the
 engine as `dctkd train --config run.yaml`, the bare loop as this script on the same YAML, so
@@ -13,8 +14,9 @@ teacher-output cache when the profile's inputs allow it, in both the engine and 
 
 Usage: `python bench/engine.py [--profile quick] [--method dct] [--repeats 3] [--epochs N]
 [--in-process]`.
-The teacher is trained for one epoch only: its cost is not what is measured, and a student's
-step costs the same whatever its teacher learnt.
+The teacher (and the pre-training run it starts from, where the profile has one) is trained for
+one epoch only: its cost is not what is measured, and a student's step costs the same whatever
+its teacher learnt.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ def configs(profile: str, method: str, epochs: int | None):
     from dctkd.report.profile import load_profile
 
     overrides = ["roles.teacher.optim.epochs=1"]
+    if "pretrain" in load_profile(profile).spec.get("roles", {}):
+        overrides.append("roles.pretrain.optim.epochs=1")  # the run a teacher starts from
     if epochs:
         overrides.append(f"roles.student.optim.epochs={epochs}")
     prof = load_profile(profile, overrides)
@@ -62,7 +66,10 @@ def configs(profile: str, method: str, epochs: int | None):
     pair = prof.pairs(dataset)[0]
     plain, distil = (_quiet(grid.student_config(prof, dataset, pair, m, 0))
                      for m in ("none", method))
-    return plain, replace(distil, teacher=_quiet(distil.teacher))
+    teacher = _quiet(distil.teacher)
+    if teacher.init is not None:
+        teacher = replace(teacher, init=_quiet(teacher.init))
+    return plain, replace(distil, teacher=teacher)
 
 
 def _quiet(cfg):
@@ -108,7 +115,8 @@ def bare_run(cfg, teacher_outputs) -> None:
              torch.optim.lr_scheduler.MultiStepLR(opt, list(o.milestones), o.gamma))
     loader = DataLoader(Indexed(train), o.batch_size, shuffle=True,
                         drop_last=len(train) % o.batch_size == 1)
-    for _ in range(o.epochs):
+    best_top1, best_epoch, best_weights = -1.0, 0, None
+    for epoch in range(o.epochs):
         model.train()
         for images, targets, index in loader:
             images = images.contiguous(memory_format=torch.channels_last)
@@ -124,8 +132,14 @@ def bare_run(cfg, teacher_outputs) -> None:
             loss.backward()
             opt.step()
         sched.step()
-        _accuracy(model, val, o.eval_batch_size, autocast)
+        top1 = _accuracy(model, val, o.eval_batch_size, autocast)
+        if top1 > best_top1:  # the student of the best val epoch, as the engine's best.pt
+            best_top1, best_epoch = top1, epoch + 1
+            best_weights = {k: v.clone() for k, v in model.state_dict().items()}
     _accuracy(model, test, o.eval_batch_size, autocast)
+    if best_epoch != o.epochs:  # tested as well, unless it is the last
+        model.load_state_dict(best_weights)
+        _accuracy(model, test, o.eval_batch_size, autocast)
 
 
 @torch.no_grad()
