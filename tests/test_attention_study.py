@@ -23,7 +23,8 @@ from dctkd.report import grid as E
 from dctkd.report import image_figures, notebook, study
 from dctkd.report.profile import load_profile
 
-NAMES = ["09_attention_maps", "10_attention_overlap", "11_gradcam", "12_embeddings", "13_k_study"]
+NAMES = ["09_attention_maps", "10_attention_overlap", "11_gradcam", "12_embeddings",
+         "13_layout_study"]
 STUDENTS = ["Baseline", "AT", "DCT", "DCT + KD", "KD", "ReviewKD"]
 """The attention family's students in the order of the figures' rows and tables."""
 
@@ -266,7 +267,8 @@ def test_kstudy_tables_and_accuracy_frame():
 
 
 def test_first_samples_and_ceilings_from_the_smoke_scenes():
-    prof = load_profile("smoke")
+    prof = load_profile("smoke", ["families.kstudy.rules={presence: {}}",
+                                  "families.kstudy.ks={1: {options: {k: 1}}, 2: {}}"])
     cells = E.kstudy(prof)
     cfg = next(c for c in cells if c.label == "Teacher" and c.value == 2).cfg
     s = analysis.first_samples(cfg, n=5)
@@ -354,19 +356,27 @@ def _check_numbers(name: str, out: Path) -> None:
         assert table["method"].tolist() == [students[0], "Teacher", *students[1:]]
         assert pd.to_numeric(table["silhouette"]).between(-1, 1).all()
         _check_claims(_table(out, "embeddings_silhouette_claims"), table, "silhouette")
-    elif name == "13_k_study":
+    elif name == "13_layout_study":
         from dctkd.engine import Run
+        from dctkd.report.layout_study import rule_of
 
-        table = _table(out, "kstudy_gains")
-        table = table.set_index(table["k"].astype(int))
-        assert sorted(table.index) == sorted(prof.family("kstudy")["ks"])
         top1 = {}
         for cell in E.kstudy(prof):
             run = Run(out / "runs" / cell.run_id)
-            top1[(cell.value, cell.label)] = run.metrics()["best"]["top1"]
-        for k in table.index:
-            gain = top1[(k, "DCT")] - top1[(k, "AT")]
-            assert table.loc[k, "DCT − AT: Top-1 (%)"] == f"{gain:.2f}"
+            top1[(rule_of(cell), cell.value, cell.label, cell.seed)] = run.metrics()["best"]["top1"]
+        seeds = list(E.kstudy_pairing(prof.family("kstudy"), prof))
+        gain = {(r, k): [top1[(r, k, "DCT", s)] - top1[(r, k, "AT", s)] for s in seeds]
+                for r, k, _, _ in top1}
+        claims = _table(out, "layout_claims")
+        for _, row in claims[claims["comparison"] == "DCT − AT"].iterrows():
+            mean = sum(gain[(row["rule"], int(row["k"]))]) / len(seeds)
+            assert float(row["difference"]) == pytest.approx(mean, abs=0.006)
+        inter = _table(out, "layout_interaction").iloc[0]  # the primary endpoint comes first
+        assert inter["comparison"] == "(DCT − AT)_layout − (DCT − AT)_presence"
+        assert inter["primary"] == "True" and int(inter["seeds"]) == len(seeds)
+        k = int(inter["k"])
+        expected = (sum(gain[("layout", k)]) - sum(gain[("presence", k)])) / len(seeds)
+        assert float(inter["difference"]) == pytest.approx(expected, abs=0.006)
 
 
 def _check_claims(found: pd.DataFrame, table: pd.DataFrame, measure: str,

@@ -194,8 +194,8 @@ def test_a_build_leaves_out_the_notebooks_its_profile_does_not_define():
     nbs = figures.for_profile(load_profile("quick"), figures.list_notebooks(), log=said.append)
     names = {p.stem for p in nbs}
     assert {"03_main_results", "07_val_curves"} <= names
-    assert not names & {"05_ablation_design", "06_baseline_alpha", "13_k_study", "14_regime"}
-    assert "13_k_study (profile kstudy" in said[0] and "14_regime (profile full" in said[0]
+    assert not names & {"05_ablation_design", "06_baseline_alpha", "13_layout_study", "14_regime"}
+    assert "13_layout_study (profile layout" in said[0] and "14_regime (profile full" in said[0]
     design = [p for p in figures.list_notebooks() if p.stem == "05_ablation_design"]
     with pytest.raises(ValueError, match="does not define the experiments of: 05_ablation"):
         figures.for_profile(load_profile("quick"), design, named=True)

@@ -12,10 +12,11 @@ from dctkd.report import grid as E
 from dctkd.report.profile import check_data, load_profile
 
 
-@pytest.mark.parametrize("name", ["smoke", "quick", "full", "kstudy", "paper"])
+@pytest.mark.parametrize("name", ["smoke", "quick", "full", "layout", "paper"])
 def test_every_family_of_every_profile_builds(name):
     prof = load_profile(name, data="/nowhere")
-    controls = set((prof.spec["families"].get("main") or {}).get("controls") or {})
+    controls = {label for fam in ("main", "kstudy")
+                for label in (prof.spec["families"].get(fam) or {}).get("controls") or {}}
     for family in sorted(E.defined_families(prof)):
         cells = E.grid(prof, [family])
         assert cells, family
@@ -57,15 +58,17 @@ def test_unknown_profile_and_bad_override_are_clear():
 
 
 def test_overrides_reach_runs_and_integer_keys():
-    prof = load_profile("kstudy", ["seeds=[7]", "roles.student.optim.epochs=3",
-                                     "families.kstudy.ks.1.options.distractors=2"])
+    prof = load_profile("layout", [
+        "seeds=[7]", "families.kstudy.teacher_seeds=[7]", "roles.student.optim.epochs=3",
+        "families.kstudy.ks={1: {options: {k: 1}}, 3: {methods: {kd: {optim: {epochs: 640}}}}}",
+        "families.kstudy.rules={presence: {}}", "families.kstudy.ks.1.options.distractors=2"])
     students = [c for c in E.kstudy(prof) if c.label != TEACHER_LABEL and c.param == "k"]
     assert {c.seed for c in students} == {7}
-    # A role's setting reaches every student except those whose own layer sets it (k = 4's
+    # A role's setting reaches every student except those whose own layer sets it (k = 3's
     # KD students train 640 epochs): the more specific layer wins.
     epochs = {(c.value, c.label): c.cfg.optim.epochs for c in students}
-    assert epochs.pop((4, "KD")) == 640
-    assert set(epochs.values()) == {3} and {k for k, _ in epochs} == {1, 2, 3, 4}
+    assert epochs.pop((3, "KD")) == 640
+    assert set(epochs.values()) == {3} and {k for k, _ in epochs} == {1, 3}
     k1 = [c for c in E.kstudy(prof) if c.value == 1]
     assert {c.cfg.data.options["distractors"] for c in k1} == {2}
     assert all(c.cfg.data.options["k"] == 1 for c in k1)

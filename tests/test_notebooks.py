@@ -48,7 +48,7 @@ def test_source_and_notebook_are_a_clean_pair(path):
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     meta = nb.metadata["dctkd"]
     # The default profile, or the smallest one that defines the notebook's experiments.
-    default = next(name for name in ("quick", "full", "kstudy") if set(
+    default = next(name for name in ("quick", "full", "layout") if set(
         meta.get("families", [])) <= E.defined_families(load_profile(name)))
     assert len(tagged) == 1 and f'profile = "{default}"' in tagged[0].source
     assert meta.get("outputs") and meta.get("title")

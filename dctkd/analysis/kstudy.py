@@ -137,5 +137,22 @@ def budget_check(budget: pd.DataFrame, tolerance: float = 2.0) -> pd.DataFrame:
     return out.assign(passes=out["gain"] <= tolerance)
 
 
+def rule_interaction(gains: pd.DataFrame, first: str = "layout", second: str = "presence"
+                     ) -> pd.DataFrame:
+    """How much more a gain is under rule `first` than under `second`: per k, comparison,
+    quantity and seed, `gain(first) - gain(second)` (columns `k, comparison, quantity, seed,
+    first, second, interaction`).
+
+    `gains` is `kstudy_gains` of each rule stacked with a `rule` column. Seed s of each rule
+    is one replicate of its whole pipeline (its own teacher, its students), and the rules
+    train on different scenes, so pairing them by seed cancels nothing: it only lines up
+    independent replicates, and a seed missing under either rule is left out.
+    """
+    keys = ["k", "comparison", "quantity", "seed"]
+    sides = [gains[gains["rule"] == r].set_index(keys)["gain"].rename(r) for r in (first, second)]
+    both = pd.concat(sides, axis=1, join="inner").reset_index()
+    return both.assign(interaction=both[first] - both[second])
+
+
 __all__ = ["accuracy_vs_k", "budget_check", "by_k", "difficulty", "gap_closed", "kstudy_gains",
-           "trend_in_k"]
+           "rule_interaction", "trend_in_k"]

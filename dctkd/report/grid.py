@@ -218,10 +218,11 @@ def kstudy_pairing(f: dict, profile: Profile) -> dict[int, int]:
 
 
 def _kstudy_student(profile: Profile, ds: str, pair: tuple[str, str], method: str, seed: int,
-                    t: int, variant: dict) -> RunConfig:
+                    t: int, variant: dict, **kwargs) -> RunConfig:
     """A student distilled from its own teacher (seed `t`), its val split held out with
-    that teacher's seed like every student's (`student_config`)."""
-    cfg = student_config(profile, ds, pair, method, seed, variant=variant)
+    that teacher's seed like every student's (`student_config`; `kwargs` its alpha and
+    options)."""
+    cfg = student_config(profile, ds, pair, method, seed, variant=variant, **kwargs)
     if hasattr(cfg.data, "holdout_seed"):
         cfg = replace(cfg, data=replace(cfg.data, holdout_seed=None if t == seed else t))
     teacher = role_config(profile, ds, "teacher", pair[0], t, variant)
@@ -229,13 +230,17 @@ def _kstudy_student(profile: Profile, ds: str, pair: tuple[str, str], method: st
 
 
 def kstudy(profile: Profile) -> list[Cell]:
-    """Multi- vs single-attention: scenes whose classes need k objects, for each k the
-    teachers of `teacher_seeds` and every method's students, each paired with one teacher
-    (`kstudy_pairing`). A k's `methods: {method: layer}` sets one method's students apart
-    (the layer is merged over their role settings). With `budget: {factor, seeds}`, the
-    runs of those seeds (their teachers included) also re-trained with `factor` x the epochs
-    (`stretched`): cells of param `"budget"` with their run's label, listed first, the
-    study's convergence check.
+    """Multi- vs single-attention: scenes whose classes need k objects, under each of
+    `rules` (`{rule: layer}`: the scenes' `rule` option, presence or layout, and settings
+    of its own; without `rules`, the dataset's rule alone),
+    for each k and rule the teachers of `teacher_seeds` and every method's students, each
+    paired with one teacher (`kstudy_pairing`). `controls` (`{label: {method, alpha,
+    options, settings}}`) adds labelled students beside the methods (a DCT variant). A k's
+    `methods: {method: layer}` sets one method's students apart (the layer is merged over
+    their role settings). With `budget: {factor, seeds}`, the runs of those seeds (their
+    teachers included) also re-trained with `factor` x the epochs (`stretched`): cells of
+    param `"budget"` with their run's label, listed first, the study's convergence check.
+    Every cell's value is its k; its rule is its data's (`study.rule_of`).
     """
     f = profile.family("kstudy")
     ds, pair = f["dataset"], pair_of(profile, f["dataset"], f.get("pair", 0))
@@ -243,19 +248,25 @@ def kstudy(profile: Profile) -> list[Cell]:
     budget = f.get("budget") or {}
     factor = float(budget.get("factor", 2.0))
     checked = [int(s) for s in budget.get("seeds", [])]
+    students = [(method_label(m), m, {}, {}) for m in f["methods"]] + [
+        (label, c["method"], {"alpha": c.get("alpha"), "options": c.get("options")},
+         c.get("settings") or {}) for label, c in (f.get("controls") or {}).items()]
     out: list[Cell] = []
-    for k, variant in sorted(f["ks"].items()):
-        variant = merge_layers({"options": {"k": int(k)}}, variant or {})
-        by_method = variant.pop("methods", None) or {}  # names checked at profile load
-        for t in dict.fromkeys(pairing.values()):
-            cfg = role_config(profile, ds, "teacher", pair[0], t, variant)
-            out.append(Cell("kstudy", ds, pair[0], pair[1], TEACHER, t, cfg, "k", int(k)))
-        for m in f["methods"]:
-            # A method's own layer over its students' settings (e.g. the budget at which
-            # it reaches its plateau); the teachers stay the k's.
-            own = merge_layers(variant, {"roles": {"student": by_method.get(m) or {}}})
-            out += [Cell("kstudy", ds, pair[0], pair[1], method_label(m), seed,
-                         _kstudy_student(profile, ds, pair, m, seed, t, own), "k", int(k))
+    for k, k_layer in sorted(f["ks"].items()):
+        for rule, rule_layer in (f.get("rules") or {None: {}}).items():
+            named = {"options": {"k": int(k)} | ({"rule": rule} if rule else {})}
+            variant = merge_layers(merge_layers(named, k_layer or {}), rule_layer or {})
+            by_method = variant.pop("methods", None) or {}  # names checked at profile load
+            for t in dict.fromkeys(pairing.values()):
+                cfg = role_config(profile, ds, "teacher", pair[0], t, variant)
+                out.append(Cell("kstudy", ds, pair[0], pair[1], TEACHER, t, cfg, "k", int(k)))
+            for label, m, kwargs, settings in students:
+                # A method's own layer over its students' settings (e.g. the budget at which
+                # it reaches its plateau); the teachers stay the k's.
+                own = merge_layers(variant, {"roles": {"student": merge_layers(
+                    by_method.get(m) or {}, settings)}})
+                out += [Cell("kstudy", ds, pair[0], pair[1], label, seed, _kstudy_student(
+                    profile, ds, pair, m, seed, t, own, **kwargs), "k", int(k))
                     for seed, t in pairing.items()]
     their_teachers = {pairing[s] for s in checked if s in pairing}
     longer = [c for c in out if c.seed in (their_teachers if c.label == TEACHER else checked)]

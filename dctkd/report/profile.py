@@ -277,13 +277,28 @@ class _KVariant(BaseModel):
     methods: dict[str, dict] = {}
 
 
+class _Rule(BaseModel):
+    """One rule of the study's scenes (presence, layout): its scene options and role
+    settings, laid over every k's."""
+
+    model_config = _FIELDS
+    options: dict = {}
+    roles: dict[Literal["teacher", "student"], dict] = {}
+
+
 class _KStudy(_Methods):
     ks: dict[int, _KVariant | None]
+    rules: dict[Literal["presence", "layout"], _Rule | None] | None = None
+    controls: dict[str, _Control] | None = None
     teacher_seeds: list[NonNegativeInt] | None = None
     budget: _KBudget | None = None
 
     @model_validator(mode="after")
     def _layers_name_trained_methods(self) -> _KStudy:
+        for name, rule in (self.rules or {}).items():
+            if rule and rule.options.get("rule", name) != name:
+                raise ValueError(f"rules.{name}.options.rule is {rule.options['rule']!r}; a "
+                                 "rule's key names it, so leave the option out")
         for k, variant in self.ks.items():
             unknown = sorted(set(variant.methods) - set(self.methods)) if variant else []
             if unknown:
@@ -389,6 +404,16 @@ def _validate(spec: dict, name: str) -> None:
         if bad:
             raise ValueError(f"profile {name!r} method_options_by_student.{student} names "
                              f"unknown method(s) {bad}; expected some of {sorted(known)}")
+    study = (spec.get("families") or {}).get("kstudy") or {}
+    layers = [("", spec.get("roles"))] + [
+        (f"families.kstudy.{group}.{key}.", (layer or {}).get("roles"))
+        for group in ("rules", "ks") for key, layer in (study.get(group) or {}).items()]
+    for where, roles in layers:
+        for role, layer in (roles or {}).items():
+            pool = (layer or {}).get("init")
+            if pool is not None and pool not in spec["datasets"]:
+                raise ValueError(f"profile {name!r} {where}roles.{role}.init names dataset "
+                                 f"{pool!r}; the profile defines {sorted(spec['datasets'])}")
     for key, ds in spec["datasets"].items():
         if not isinstance(ds, dict) or not isinstance(ds.get("data"), dict):
             raise ValueError(f"profile {name!r} dataset {key!r} needs a 'data' section")
@@ -400,11 +425,6 @@ def _validate(spec: dict, name: str) -> None:
                                  f"the profile defines {sorted(spec['datasets'])}")
 
 
-    for role, layer in (spec.get("roles") or {}).items():
-        pool = (layer or {}).get("init")
-        if pool is not None and pool not in spec["datasets"]:
-            raise ValueError(f"profile {name!r} roles.{role}.init names dataset {pool!r}; "
-                             f"the profile defines {sorted(spec['datasets'])}")
 def dataset_root(profile: Profile, dataset: str) -> str | None:
     """Where `dataset` is read from: its explicit `data.root`, else `<data>/<subdir>`.
 

@@ -124,8 +124,9 @@ def _teacher_seeds(cells: Sequence[Cell]) -> dict[tuple[int, int], int]:
 
 
 def kstudy_accuracy(cells: Sequence[Cell], runs: Mapping) -> pd.DataFrame:
-    """`k, method, seed, teacher_seed, top1` (val-selected checkpoint, %) of every k-study
-    cell (param "k"; the budget check's re-trained runs are `kstudy_budget`'s)."""
+    """`k, method, seed, teacher_seed, top1, val_top1` (test and val Top-1 of the
+    val-selected checkpoint, %) of every k-study cell (param "k"; the budget check's
+    re-trained runs are `kstudy_budget`'s). The design is chosen on val, the claims on test."""
     rows = []
     pairing = _teacher_seeds(cells)
     for cell in cells:
@@ -134,10 +135,11 @@ def kstudy_accuracy(cells: Sequence[Cell], runs: Mapping) -> pd.DataFrame:
         if cell.param == "budget":
             continue
         k = int(cell.value)
-        top1 = float(runs[cell.run_id].metrics()["best"]["top1"])
+        metrics = runs[cell.run_id].metrics()
         t = cell.seed if cell.label == TEACHER else pairing.get((k, cell.seed))
         rows.append({"k": k, "method": cell.label, "seed": cell.seed, "teacher_seed": t,
-                     "top1": top1})
+                     "top1": float(metrics["best"]["top1"]),
+                     "val_top1": float(metrics.get("best_val_top1", float("nan")))})
     return pd.DataFrame(rows).drop_duplicates(["k", "method", "seed"], ignore_index=True)
 
 
@@ -230,10 +232,19 @@ def kstudy_design(cells: Sequence[Cell]) -> pd.DataFrame:
         t, s = first(k, True), first(k, False)
         rows.append({**task_facts(SceneConfig.from_options(t.cfg.data.options)),
                      "teacher epochs": t.cfg.optim.epochs,
-                     "student images": s.cfg.data.train_size,
+                     "student images": _train_images(s.cfg),
                      "student epochs": _student_epochs(
                          [c for c in main if int(c.value) == k and c.label != TEACHER])})
     return pd.DataFrame(rows).round(1)
+
+
+def _train_images(cfg) -> int:
+    """The images a run trains on: its `train_size` subsample, else the generated training
+    split less its val hold-out (`splits.stratified_holdout` rounds the same way)."""
+    if cfg.data.train_size:
+        return int(cfg.data.train_size)
+    n = int(cfg.data.options["train_size"])
+    return n - round(cfg.data.val_fraction * n)
 
 
 def kstudy_epochs_note(design: pd.DataFrame) -> str:
