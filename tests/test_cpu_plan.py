@@ -168,3 +168,12 @@ def test_a_run_that_continues_a_shorter_ones_prefix_pays_only_its_own_epochs(tmp
     after = {rid: waits for rid, (_, waits) in shared.items()}
     # With a slot for every run, waiting for the shorter run lengthens the longest chain.
     assert P.wall_seconds(costs, len(costs), after=after) > P.wall_seconds(costs, len(costs))
+
+
+def test_a_profile_of_real_datasets_is_planned_for_gpus_even_here(tmp_path, capsys):
+    path = tmp_path / "cpu.json"
+    path.write_text(json.dumps(record(smoke_runs())))
+    assert main(["figures", "--profile", "paper", "--plan", "--nb", "01", "--results",
+                 str(tmp_path / "out"), "--cpu-throughput", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "GPU-h" in out and "CPU-h" not in out

@@ -301,9 +301,10 @@ def render(rows: list[Row], total: Row, tp: Throughput | None, wall: float | Non
 
 def print_plan(args, profile, families: Sequence[str], out: Path) -> int:
     """`dctkd figures --plan` after its per-notebook lines: per family of the selected
-    notebooks the cost table, and the wall time at `--array-parallelism` runs at a time. On
-    a machine without a GPU, unless a GPU's throughput is named, the runs are priced as
-    `dctkd figures` would train them here (`cpu_plan`)."""
+    notebooks the cost table, and the wall time at `--array-parallelism` runs at a time. A
+    synthetic profile on a machine without a GPU, unless a GPU's throughput is named, is
+    priced as `dctkd figures` would train it here (`cpu_plan`); a profile of real datasets is
+    planned for GPUs wherever the plan is made."""
     from dctkd.engine import Run
 
     from .grid import grid, unique_configs
@@ -315,7 +316,8 @@ def print_plan(args, profile, families: Sequence[str], out: Path) -> int:
     cfgs = {name: unique_configs(grid(profile, [name])) for name in families}
     store = out / "runs"
     done = {c.run_id for runs in cfgs.values() for c in runs if Run(store / c.run_id, c).done}
-    if args.img_per_s is None and args.throughput is None and not _has_gpu():
+    cpu_build = profile.synthetic and not _has_gpu()  # what `dctkd figures` trains here
+    if cpu_build and args.img_per_s is None and args.throughput is None:
         from .cpu_plan import print_cpu_plan
 
         return print_cpu_plan(profile.name, cfgs, done, args.cpu_throughput, args.workers)
