@@ -206,7 +206,7 @@ COMMANDS: dict[str, tuple[Arguments | str, Run | str]] = {
     "figures": (f"{_ARGS}:figures_arguments", "dctkd.report.build:main"),
     "fetch-weights": (f"{_ARGS}:fetch_weights_arguments", "dctkd.report.fetch_weights:main"),
     "status": (f"{_ARGS}:status_arguments", "dctkd.report.status:main"),
-    "publish": (f"{_ARGS}:publish_arguments", "dctkd.report.published:main"),
+    "publish": (f"{_ARGS}:publish_arguments", "dctkd.report.publish:main"),
 }
 
 

@@ -248,21 +248,6 @@ class RunConfig:
 rebuild_dataclass(RunConfig)  # `teacher` is a RunConfig itself
 
 
-def needed_first(cfg: RunConfig) -> list[RunConfig]:
-    """Every run `cfg` needs finished before it trains (`prerequisites`, at any depth), each
-    listed after the runs it needs itself."""
-    out: dict[str, RunConfig] = {}
-
-    def visit(c: RunConfig) -> None:
-        for before in c.prerequisites:
-            if before.run_id not in out:
-                visit(before)
-                out[before.run_id] = before
-
-    visit(cfg)
-    return list(out.values())
-
-
 def _one_line_errors(cls: type) -> None:
     """Make `cls(...)` and `dataclasses.replace` raise a one-line ConfigError, not pydantic's
     multi-line report."""
@@ -444,7 +429,6 @@ __all__ = [
     "from_dict",
     "identity",
     "load_yaml",
-    "needed_first",
     "parse_yaml",
     "replace",
     "to_dict",

@@ -23,7 +23,8 @@ class RunFailed(RuntimeError):
 @dataclass(frozen=True)
 class Failure:
     """One run of a batch that did not finish: why, and the log holding its traceback.
-    `teacher` is set instead when the run was never started because that teacher failed."""
+    `teacher` is set instead when the run was never started because a run it needs (its
+    teacher, or the run its weights start from) failed."""
 
     run_id: str
     reason: str = ""
@@ -32,7 +33,7 @@ class Failure:
 
     def line(self) -> str:
         if self.teacher:
-            return f"{self.run_id}: not trained, its teacher {self.teacher} failed"
+            return f"{self.run_id}: not trained, {self.teacher}, which it needs, failed"
         return f"{self.run_id}: {self.reason}" + (f" (log: {self.log})" if self.log else "")
 
 
@@ -53,8 +54,8 @@ class RunsFailed(RunFailed):
             self.details: list[str] = []
         else:
             text = f"{len(failed)} run{'s' * (len(failed) != 1)} failed" + (
-                f" and {untrained} {'was' if untrained == 1 else 'were'} not trained (a teacher "
-                "failed)" if untrained else "")
+                f" and {untrained} {'was' if untrained == 1 else 'were'} not trained (a run "
+                "they need failed)" if untrained else "")
             text += ", each listed with its log"
             self.details = [f.line() for f in self.failures]
         if self.notebooks:

@@ -391,7 +391,7 @@ def _check_claims(found: pd.DataFrame, table: pd.DataFrame, measure: str,
         means = table if level is None else table[table["level"].astype(int) == level]
         means = means.set_index("method")[measure]
         assert rows["comparison"].tolist() == comparisons
-        assert (rows["seeds"] == "1").all() and (rows["95% interval"] == "").all()
+        assert (rows["seeds"] == "1").all() and (rows["ci_low"] == "").all()
         assert set(rows["verdict"]) == {"too few seeds"} and set(rows["better"]) == {"higher"}
         for _, row in rows.iterrows():
             other = row["comparison"].split(" − ")[1]

@@ -588,12 +588,14 @@ def test_a_run_failing_in_a_figures_build_is_one_line_and_exit_1(tmp_path, capsy
     rc = main(["figures", "--profile", "smoke", "--nb", "01", "--results", str(tmp_path),
                "--workers", "1"])
     assert error_line(capsys, rc, 1, "figures") == (
-        "1 run failed and 1 was not trained (a teacher failed), each listed with its log; "
+        "1 run failed and 2 were not trained (a run they need failed), each listed with its log; "
         "notebooks not executed: 01_method; finished runs are kept and the same command "
         "continues")
-    teacher, *files = visible(tmp_path / "runs")
-    assert re.fullmatch(r"resnet14-none-s0-\w+", teacher)
-    assert files == [f"{teacher}/failed.json", f"{teacher}/train.log"]
+    # The first run to train fails: the teacher's pre-training run, so neither the teacher
+    # nor its student trains.
+    first, *files = visible(tmp_path / "runs")
+    assert re.fullmatch(r"resnet14-none-s0-\w+", first)
+    assert files == [f"{first}/failed.json", f"{first}/train.log"]
     marker = json.loads((tmp_path / "runs" / files[0]).read_text())
     assert marker["reason"] == "CUDA error: an illegal memory access was encountered"
     assert "Traceback" in (tmp_path / "runs" / files[1]).read_text()

@@ -16,6 +16,7 @@ from dctkd.engine import teacher_cache
 from dctkd.engine.launch import CPU_WORKERS
 from dctkd.report import cpu_plan as C
 from dctkd.report import plan as P
+from dctkd.report import plan_command
 from dctkd.report.grid import defined_families, grid, unique_configs
 from dctkd.report.profile import load_profile
 
@@ -24,7 +25,7 @@ STEP, FORWARD, TERM, OVERHEAD, CHECK, START = 1e-3, 2e-4, 5e-4, 0.5, 0.05, 3.0
 
 @pytest.fixture(autouse=True)
 def no_gpu(monkeypatch):
-    monkeypatch.setattr(P, "_has_gpu", lambda: False)
+    monkeypatch.setattr(plan_command, "_has_gpu", lambda: False)
 
 
 def smoke_runs() -> list:

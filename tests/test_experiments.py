@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dctkd.config import needed_first
+from dctkd.engine.launch import needed_first
 from dctkd.losses import TEACHER_LABEL, resolve
 from dctkd.losses import label as method_label
 from dctkd.losses.catalogue import name_of
@@ -37,8 +37,10 @@ def test_each_cpu_profile_states_its_precision(name, amp):
     # reads the same on any CPU; full buys its grid's time with it, and says so.
     prof = load_profile(name)
     cells = E.grid(prof, sorted(E.defined_families(prof)))
-    configs = [c.cfg for c in cells] + [c.cfg.teacher for c in cells if c.cfg.teacher]
-    assert {cfg.runtime.amp for cfg in configs} == {"off"}
+    configs = [c for cell in cells for c in (cell.cfg, *needed_first(cell.cfg))]
+    assert {cfg.runtime.amp for cfg in configs} == {amp}
+    if amp != "off":
+        assert "bf16" in prof.description
 
 
 def test_the_gpu_profile_leaves_autocast_to_the_hardware():
@@ -110,7 +112,6 @@ def test_unique_configs_put_every_teacher_before_its_students():
     ids = [c.run_id for c in cfgs]
     needed = {p.run_id for c in cells for p in needed_first(c.cfg)}
     assert len(ids) == len(set(ids)) == len({c.run_id for c in cells} | needed)
-    assert needed - {c.run_id for c in cells}  # the pool run no notebook shows as a cell
     for pos, cfg in enumerate(cfgs):
         for before in cfg.prerequisites:  # teachers, and the runs whose weights start them
             assert ids.index(before.run_id) < pos

@@ -9,10 +9,10 @@ import pytest
 import torch
 from engine_helpers import TINY_SCENES, tiny, tiny_student
 
-from dctkd.config import ConfigError, apply_overrides, config_hash, identity, needed_first
+from dctkd.config import ConfigError, apply_overrides, config_hash, identity
 from dctkd.engine import ensure
 from dctkd.engine.checks import check
-from dctkd.engine.launch import missing_runs, with_teachers
+from dctkd.engine.launch import missing_runs, needed_first, with_teachers
 from dctkd.models import build_model, load_backbone, save_model
 
 POOL = {**TINY_SCENES, "seed": 7, "num_classes": 3}

@@ -80,10 +80,11 @@ def test_a_failing_teacher_stops_only_its_students_and_each_worker_has_its_gpu(t
     with pytest.raises(RunsFailed) as caught:
         ensure_all([student, fine], store, workers=2)
     err = caught.value
-    assert str(err).startswith("1 run failed and 1 was not trained (a teacher failed), each "
-                               "listed with its log")
+    assert str(err).startswith("1 run failed and 1 was not trained (a run they need failed), "
+                               "each listed with its log")
     log = store / teacher.run_id / LOG
-    assert err.details[1] == f"{student.run_id}: not trained, its teacher {teacher.run_id} failed"
+    assert err.details[1] == (f"{student.run_id}: not trained, {teacher.run_id}, which it "
+                              "needs, failed")
     assert re.fullmatch(rf"{teacher.run_id}: cannot decode image .*3\.jpg.* \(log: {log}\)",
                         err.details[0])
     assert sorted(p.name for p in (store / teacher.run_id).iterdir()) == [FAILED, LOG]
@@ -162,8 +163,8 @@ def test_figures_skips_only_the_notebooks_of_failed_runs_and_lists_them(tmp_path
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert rc == 1 and err == [
         f"  {teacher.run_id}: RuntimeError: boom (log: /x/train.log)",
-        f"  resnet8-kd-s0-abc: not trained, its teacher {teacher.run_id} failed",
-        "dctkd figures: error: 1 run failed and 1 was not trained (a teacher failed), each "
+        f"  resnet8-kd-s0-abc: not trained, {teacher.run_id}, which it needs, failed",
+        "dctkd figures: error: 1 run failed and 1 was not trained (a run they need failed), each "
         "listed with its log; notebooks not executed: 97_needs_teachers; finished runs are "
         "kept and the same command continues"]
     assert index.read_status(out) == {"97_needs_teachers": "skipped", "98_needs_nothing": "ok"}

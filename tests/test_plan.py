@@ -16,6 +16,7 @@ from paper_layouts import ADE_CLASSES, write_paper_data
 from dctkd.cli import main
 from dctkd.data import dataset_info
 from dctkd.report import plan as P
+from dctkd.report import plan_command
 from dctkd.report.grid import grid, unique_configs
 from dctkd.report.profile import load_profile
 
@@ -137,7 +138,7 @@ def test_img_per_s_overrides_the_file_and_parallel_runs_shorten_the_wall(home, s
 def test_without_a_throughput_the_plan_says_how_to_measure_one(home, tmp_path, capsys,
                                                               monkeypatch):
     monkeypatch.setattr(P, "THROUGHPUT_FILE", tmp_path / "none.json")
-    monkeypatch.setattr(P, "_has_gpu", lambda: True)  # a GPU machine: no CPU pricing
+    monkeypatch.setattr(plan_command, "_has_gpu", lambda: True)  # a GPU machine: no CPU pricing
     text = _plan(capsys, home, tmp_path)
     assert "bench/train_step.py --save" in text
     assert _table(text)["total (distinct runs)"][4] == "-"

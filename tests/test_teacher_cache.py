@@ -77,7 +77,7 @@ def test_outputs_are_computed_once_and_looked_up_as_the_online_forward(teacher_r
 
 def test_flipped_inputs_are_looked_up_as_their_own_view(teacher_run):
     from dctkd.data import build_dataset
-    from dctkd.engine.train import Indexed
+    from dctkd.engine.indexed import Indexed
 
     d = _student(teacher_run, "dct", cache=True, augment="flip").data
     data = build_dataset(d.name, "train", options=d.options, augment="flip",

@@ -18,7 +18,7 @@ import numpy as np
 from .layouts import object_cells
 
 if TYPE_CHECKING:
-    from .scenes import SceneConfig
+    from .scene_config import SceneConfig
 
 TREES = 100
 

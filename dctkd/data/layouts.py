@@ -21,12 +21,22 @@ sit on a shape's cells in random order, so only the geometry of the k objects te
 from __future__ import annotations
 
 from itertools import product
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .scenes import SceneConfig
+
+class Task(Protocol):
+    """What the functions here read of a scene task (`scene_config.SceneConfig` is one), named
+    apart so that the task's options can check themselves against `catalogue`."""
+
+    k: int
+    grid: int
+    image_size: int
+    arrangements: int
+
+    @property
+    def sprite(self) -> int: ...
 
 Shape = tuple[tuple[int, int], ...]  # sorted (row, column) cells, shifted to touch row 0, col 0
 
@@ -112,7 +122,7 @@ def place(rng: np.random.Generator, arrangements: tuple[Arrangement, ...], which
     return np.concatenate([own, np.argsort(keys, 1)[:, :n_objects - k]], 1)
 
 
-def object_cells(objects: np.ndarray, cfg: SceneConfig) -> np.ndarray:
+def object_cells(objects: np.ndarray, cfg: Task) -> np.ndarray:
     """int64 `(..., n_obj, 2)`: the (row, column) grid cell of each object's centre, read from
     `SceneArrays.objects` `(..., n_obj, 4)` (kind, top, left, defining) alone."""
     edges = (np.arange(cfg.grid + 1) * cfg.image_size) // cfg.grid
@@ -126,7 +136,7 @@ def arrangement_of(cells: np.ndarray, arrangements: tuple[Arrangement, ...]) -> 
     return next((a for a, arr in enumerate(arrangements) if shape in arr.shapes), -1)
 
 
-def classes_formed(objects: np.ndarray, kind_sets, cfg: SceneConfig) -> list[int]:
+def classes_formed(objects: np.ndarray, kind_sets, cfg: Task) -> list[int]:
     """Every layout class that some objects of one image form, read from its `objects`
     `(n_obj, 4)` alone: for each kind set, each choice of one object per kind whose cells make
     a shape of one of the set's arrangements. A well-made image forms exactly its own class."""

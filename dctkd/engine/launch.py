@@ -22,7 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 
-from dctkd.config import RunConfig, needed_first
+from dctkd.config import RunConfig
 from dctkd.errors import Failure, RunsFailed, one_line
 
 from . import prefix
@@ -61,6 +61,21 @@ def ensure_all(
         if failures:
             raise RunsFailed(failures)
     return [Run(run_path(c, store), c) for c in cfgs]
+
+
+def needed_first(cfg: RunConfig) -> list[RunConfig]:
+    """Every run `cfg` needs finished before it trains (`prerequisites`, at any depth), each
+    listed after the runs it needs itself."""
+    out: dict[str, RunConfig] = {}
+
+    def visit(c: RunConfig) -> None:
+        for before in c.prerequisites:
+            if before.run_id not in out:
+                visit(before)
+                out[before.run_id] = before
+
+    visit(cfg)
+    return list(out.values())
 
 
 def visible_gpus() -> list[str]:
@@ -321,5 +336,5 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-__all__ = ["CPU_WORKERS", "ensure_all", "gpu_slots", "missing_runs", "run_state", "train_logged",
-           "visible_gpus", "with_teachers", "worker_count"]
+__all__ = ["CPU_WORKERS", "ensure_all", "gpu_slots", "missing_runs", "needed_first", "run_state",
+           "train_logged", "visible_gpus", "with_teachers", "worker_count"]

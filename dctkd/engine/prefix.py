@@ -19,7 +19,7 @@ import json
 import shutil
 from pathlib import Path
 
-from dctkd.config import RunConfig, identity
+from dctkd.config import RunConfig, identity, load_yaml
 from dctkd.files import atomic_path
 
 FILE, BEST = "prefix.pt", "prefix-best.pt"
@@ -75,15 +75,13 @@ def find(cfg: RunConfig, store: Path) -> Path | None:
     or None. Candidates are the runs of the same model, method and seed."""
     if not cfg.runtime.share_prefix or family_key(cfg) is None:
         return None
-    from .runs import read_config
-
     best, start = None, 0
     stem = cfg.run_id.rsplit("-", 1)[0]
     for folder in Path(store).glob(f"{stem}-*"):
         if not (folder / FILE).is_file() or not (folder / "config.yaml").is_file():
             continue
         try:
-            other = read_config(folder / "config.yaml")
+            other = load_yaml(folder / "config.yaml")
         except (OSError, ValueError):
             continue
         if shares(cfg, other) and prefix_epoch(other) > start:

@@ -266,10 +266,10 @@ def build(
     if failures:
         raise _runs_failed(failures, blocked)
     if not notebooks and not overrides:  # the whole profile as published: does it reproduce?
-        from .published import default_reports
+        from .notebook import project_root
         from .reproduced import report
 
-        report(out, default_reports() / prof.name, log)
+        report(out, project_root() / "reports" / prof.name, log)
     return index
 
 
@@ -387,7 +387,7 @@ def main(args: argparse.Namespace) -> int:
     """`dctkd figures`; errors go up to `dctkd.cli.main`, which prints them as one line (exit
     2 for a bad profile, path or data, 1 for a run or notebook that failed)."""
     if args.plan:
-        from .plan import print_plan
+        from .plan_command import print_plan
 
         prof = load_profile(args.profile, args.overrides, args.data)
         out = Path(args.results) if args.results else default_results(args.profile)

@@ -215,8 +215,7 @@ def print_cpu_plan(profile: str, families: dict[str, list[RunConfig]], done: set
     the build's workers here and the line a user reads before starting."""
     from dctkd.engine.launch import CPU_WORKERS, _cores
 
-    from .plan import RunCost, family_rows, table_lines, wall_seconds
-    from .published import duration
+    from .plan import RunCost, duration, family_rows, table_lines, wall_seconds
 
     rates = load_cpu_rates(path)
     if rates is None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dctkd.config import RunConfig, needed_first
+from dctkd.config import RunConfig
+from dctkd.engine.launch import needed_first
 from dctkd.models.weights import MissingWeights, cached_path, ensure_weights, weights_of
 
 from .arguments import fetch_weights_arguments

@@ -41,6 +41,7 @@ NOT_CONTENT = (
     "dctkd/report/index.py",
     "dctkd/report/launchers.py",
     "dctkd/report/plan.py",
+    "dctkd/report/plan_command.py",
     "dctkd/report/publish.py",
     "dctkd/report/published.py",
     "dctkd/report/reproduced.py",

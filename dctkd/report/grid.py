@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from dctkd.config import RunConfig, needed_first
+from dctkd.config import RunConfig
+from dctkd.engine.launch import needed_first
 from dctkd.losses import TEACHER_LABEL as TEACHER
 from dctkd.losses import label as method_label
 

@@ -15,6 +15,7 @@ profile must have executed each of the profile's notebooks with the profile as i
 
 from __future__ import annotations
 
+import argparse
 import html
 import json
 import os
@@ -31,7 +32,7 @@ from .build_record import read_record
 from .freshness import changes, dependency_hashes
 from .index import index_page, read_status
 from .notebook import project_root
-from .published import BUILD, summary, write_overview
+from .published import BUILD, check, default_reports, summary, write_overview
 
 KEEP = (".png", ".csv", ".md")  # what a published build holds of the figures and tables
 CSS = "notebook.css"
@@ -207,4 +208,17 @@ def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-__all__ = ["KEEP", "notebook_html", "publish"]
+def main(args: argparse.Namespace) -> int:
+    """`dctkd publish`."""
+    from .notebook import default_results
+
+    reports = Path(args.reports) if args.reports else default_reports()
+    if args.check:
+        return check(reports)
+    results = Path(args.results) if args.results else default_results(args.profile)
+    publish(args.profile, results, reports, Path(args.notebooks) if args.notebooks else None,
+            allow_stale=args.allow_stale, browser=not args.no_browser)
+    return 0
+
+
+__all__ = ["KEEP", "main", "notebook_html", "publish"]

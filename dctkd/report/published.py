@@ -8,7 +8,6 @@ changed and the commands that rebuild and republish it.
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 from pathlib import Path
@@ -17,6 +16,7 @@ from dctkd.files import write_text
 
 from .freshness import changes, dependency_hashes
 from .notebook import project_root
+from .plan import duration
 
 BUILD = "BUILD.json"
 
@@ -65,13 +65,6 @@ def summary(build: dict) -> str:
             f"{duration(b['train_wall_seconds'])} ({runs['trained_by_this_build']} of "
             f"{runs['count']} runs trained by this build; their epochs add up to "
             f"{duration(runs['train_seconds'])} of one worker).")
-
-
-def duration(seconds: float) -> str:
-    """`42 s`, `17.5 min` or `2.6 h`."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 def write_overview(reports: Path) -> list[Path]:
@@ -125,20 +118,5 @@ def check(reports: Path, root: Path | None = None) -> int:
     return 1 if stale else 0
 
 
-def main(args: argparse.Namespace) -> int:
-    """`dctkd publish`."""
-    from .notebook import default_results
-
-    reports = Path(args.reports) if args.reports else default_reports()
-    if args.check:
-        return check(reports)
-    from .publish import publish
-
-    results = Path(args.results) if args.results else default_results(args.profile)
-    publish(args.profile, results, reports, Path(args.notebooks) if args.notebooks else None,
-            allow_stale=args.allow_stale, browser=not args.no_browser)
-    return 0
-
-
-__all__ = ["BUILD", "check", "default_reports", "duration", "main", "published_profiles",
+__all__ = ["BUILD", "check", "default_reports", "published_profiles",
            "read_build", "stale_files", "summary", "write_overview"]
