@@ -146,3 +146,14 @@ def test_the_budget_check_fails_both_ways():
     assert got.loc["layout", "verdict"] == "not converged"
     assert got.loc["presence", "verdict"] == "past its plateau"
     assert (got["seeds"] == 3).all()
+
+
+def test_the_primary_rows_of_every_k_are_one_holm_family_and_come_first():
+    one = _gains([6.0, 2.0, 5.5, 1.5, 4.0], [1.0, 0.5, 1.5, 0.0, 1.0])
+    other = one.assign(comparison="DCT − KD")
+    gains = pd.concat([one, other, one.assign(k=4)], ignore_index=True)
+    got = L.interaction_claims(gains, ["DCT − KD", "DCT − AT"], margin=2.0)
+    assert got[["k", "primary"]].values.tolist() == [[3, True], [3, False], [4, True]]
+    alone = L.interaction_claims(one, ["DCT − AT"], margin=2.0).iloc[0]
+    assert got.iloc[0]["p"] == pytest.approx(min(1.0, 2 * alone["p"]), abs=1e-4)
+    assert got.iloc[1]["p"] == pytest.approx(alone["p"], abs=1e-4)  # exploratory: raw

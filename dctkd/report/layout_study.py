@@ -19,7 +19,7 @@ from dctkd.analysis import kstudy
 from dctkd.losses import TEACHER_LABEL as TEACHER
 
 from . import budget
-from .claims import claims_table
+from .claims import COLUMNS, claims_table
 from .grid import Cell
 
 RULES = ("layout", "presence")
@@ -73,22 +73,21 @@ def interaction_claims(gains: pd.DataFrame, comparisons: Sequence[str],
     independent replicate, so the interval over seeds is the right one.
     """
     inter = kstudy.rule_interaction(gains[gains["quantity"] == quantity], *RULES)
-    order = [primary, *(c for c in comparisons if c != primary)]
-    inter = inter[inter["comparison"].isin(order)].sort_values(
-        ["k", "comparison"], key=lambda col: col.map(order.index) if col.name == "comparison"
-        else col, kind="stable")
     rows, pairs, main = [], [], []
-    for (k, comp), part in inter.groupby(["k", "comparison"], sort=False):
-        names = tuple(f"{comp} | {rule} | k = {k}" for rule in RULES)
-        pairs.append(names)
-        if comp == primary:
-            main.append(names)
-        rows += [{"label": name, "seed": s, "gain": part[rule].iloc[i]}
-                 for rule, name in zip(RULES, names, strict=True)
-                 for i, s in enumerate(part["seed"])]
+    for k in sorted(inter["k"].unique()):
+        for comp in [primary, *(c for c in comparisons if c != primary)]:
+            part = inter[(inter["k"] == k) & (inter["comparison"] == comp)]
+            if part.empty:
+                continue
+            names = tuple(f"{comp} | {rule} | k = {k}" for rule in RULES)
+            pairs.append(names)
+            if comp == primary:
+                main.append(names)
+            rows += [{"label": name, "seed": s, "gain": g} for rule, name in
+                     zip(RULES, names, strict=True) for s, g in zip(part["seed"], part[rule],
+                                                                     strict=True)]
     if not rows:
-        return pd.DataFrame(columns=["k", "comparison", *claims_table(
-            pd.DataFrame({"label": [], "seed": [], "gain": []}), []).columns[1:]])
+        return pd.DataFrame(columns=["k", *COLUMNS])
     table = claims_table(pd.DataFrame(rows), pairs, "gain", digits, margin, primary=main)
     split = table["comparison"].str.extract(r"^(.*) \| \w+ \| k = (\d+) − ")
     table["comparison"] = [f"({c})_{RULES[0]} − ({c})_{RULES[1]}" for c in split[0]]
