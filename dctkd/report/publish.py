@@ -167,7 +167,19 @@ def publish(profile: str, results: Path, reports: Path, notebook_folder: Path | 
     write_overview(reports)
     log(f"[publish] {target}: {len(notebooks)} notebooks, "
         f"{_size(target) / 2**20:.1f} MiB (reports/ {_size(reports) / 2**20:.1f} MiB)")
+    _requote(name, target, reports.parent / "README.md", log)
     return target
+
+
+def _requote(name: str, folder: Path, readme: Path, log: Callable[[str], None]) -> None:
+    """Rewrite the README's account of the profile's published build (`quoted`), where the
+    README quotes one, so its numbers are the new publication's."""
+    from .quoted import account, blocks, rewrite
+
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    if name in blocks(text):
+        write_text(readme, rewrite(text, name, account(folder)))
+        log(f"[publish] {readme}: its account of the {name} build rewritten from the tables")
 
 
 def _entry(record: dict, runs: dict, stale: bool) -> dict:
