@@ -178,6 +178,19 @@ def test_accuracy_claims_name_every_paper_claim_with_its_verdict():
     assert "Teacher" not in " ".join(found.index)
 
 
+def test_a_method_at_another_setting_is_paired_with_dct_and_the_student_alones_controls_not():
+    rows = [{"label": label, "seed": seed, "top1": mean + seed}
+            for label, mean in [("Baseline", 30), ("CRD", 55), ("CRD (K = 16,384)", 52),
+                                ("Baseline (LR 0.01, batch 64)", 20), ("DCT", 50),
+                                ("KD (δ = 1)", 60), ("DCT + KD", 60)]
+            for seed in range(3)]
+    found = claims.accuracy_claims(pd.DataFrame(rows), "KD (δ = 1)").set_index("comparison")
+    assert found.loc["DCT − CRD (K = 16,384)", "verdict"] == "contradicted"
+    assert found.loc["DCT − CRD (K = 16,384)", "claim"] == "DCT beats every other method alone"
+    assert "DCT − Baseline (LR 0.01, batch 64)" not in found.index
+    assert "DCT − KD (δ = 1)" not in found.index
+
+
 def test_a_profile_extends_another_and_states_only_what_it_adds(tmp_path):
     quick, full = load_profile("quick"), load_profile("full")
     assert full.spec["roles"] == quick.spec["roles"]

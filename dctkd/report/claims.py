@@ -333,7 +333,8 @@ def accuracy_claims(df: pd.DataFrame, kd_reference: str | None = None, digits: i
     student alone and each other method alone (KD included), DCT + KD against each other
     method + KD, and that it complements KD: DCT + KD against DCT, and against KD alone at
     the + KD rows' own KD weight (`kd_reference`, the label of that row), so the pair differs
-    in the DCT term only. `primary` names the primary endpoints (`primary_endpoints`; `BEST`
+    in the DCT term only. A method alone at another setting (a control such as
+    `CRD (K = 16,384)`) is paired with DCT like the method itself. `primary` names the primary endpoints (`primary_endpoints`; `BEST`
     stands for the best other method alone, chosen on val); they come first and are
     Holm-adjusted together, the rest are exploratory. Columns: `claim` then `COLUMNS`.
     """
@@ -342,7 +343,11 @@ def accuracy_claims(df: pd.DataFrame, kd_reference: str | None = None, digits: i
     named = [x for x in labels if _is_method(x)]
     alone = [x for x in named if not x.endswith(" + KD") and x != dct]
     plus = [x for x in named if x.endswith(" + KD") and x != dct_kd]
-    claim = {(dct, x): f"{dct} beats every other method alone" for x in alone}
+    # A method at another of its settings (CRD with the original's 16,384 negatives) is
+    # another method alone to the paper's claim; the student alone's controls are not.
+    variants = [x for x in labels if x not in named and x != kd_reference
+                and x.split(" (", 1)[0] in alone and x.split(" (", 1)[0] != "Baseline"]
+    claim = {(dct, x): f"{dct} beats every other method alone" for x in alone + variants}
     claim |= {(dct_kd, x): f"{dct_kd} beats every other method + KD" for x in plus}
     claim[(dct_kd, dct)] = f"{dct} complements KD"
     if kd_reference in labels:
@@ -353,7 +358,7 @@ def accuracy_claims(df: pd.DataFrame, kd_reference: str | None = None, digits: i
     for pair in main:
         if pair in best:
             text = f"{pair[0]} beats the best other method alone (chosen on val)"
-            claim[pair] = f"{claim[pair]}; {text[0].lower()}{text[1:]}" if pair in claim else text
+            claim[pair] = f"{claim[pair]}; {text}" if pair in claim else text
     order = main + [pair for pair in claim if pair not in main]
     table = claims_table(df, order, "top1", digits, margin, primary=main)
     table.insert(0, "claim", [claim.get(tuple(x.split(" − ", 1)), "")
