@@ -43,8 +43,8 @@ from dctkd.config import dump_yaml, load_yaml  # noqa: E402
 from dctkd.data import build_dataset  # noqa: E402
 from dctkd.engine import dataset_of, runs  # noqa: E402
 from dctkd.engine import teacher_cache as tc  # noqa: E402
-from dctkd.engine.runtime import amp_dtype, seed_all  # noqa: E402
 from dctkd.engine.indexed import Indexed  # noqa: E402
+from dctkd.engine.runtime import amp_dtype, seed_all  # noqa: E402
 from dctkd.losses import build_term, resolve  # noqa: E402
 from dctkd.models import build_model, tap_shapes  # noqa: E402
 

@@ -334,9 +334,10 @@ def accuracy_claims(df: pd.DataFrame, kd_reference: str | None = None, digits: i
     method + KD, and that it complements KD: DCT + KD against DCT, and against KD alone at
     the + KD rows' own KD weight (`kd_reference`, the label of that row), so the pair differs
     in the DCT term only. A method alone at another setting (a control such as
-    `CRD (K = 16,384)`) is paired with DCT like the method itself. `primary` names the primary endpoints (`primary_endpoints`; `BEST`
-    stands for the best other method alone, chosen on val); they come first and are
-    Holm-adjusted together, the rest are exploratory. Columns: `claim` then `COLUMNS`.
+    `CRD (K = 16,384)`) is paired with DCT like the method itself. `primary` names the
+    primary endpoints (`primary_endpoints`; `BEST` stands for the best other method alone,
+    chosen on val); they come first and are Holm-adjusted together, the rest are
+    exploratory. Columns: `claim` then `COLUMNS`.
     """
     labels = [x for x in dict.fromkeys(df["label"]) if x != TEACHER_LABEL]
     dct, dct_kd = method_label("dct"), method_label("dct+kd")

@@ -55,7 +55,8 @@ def account(folder: Path) -> list[str]:
         said = ", ".join(f"{r['method']} {r['verdict']} ({r['gain']:+.2f})"
                          for _, r in off.iterrows())
         budget_seeds = int(test["seeds"].max())
-        out.append(f"- Budget test (twice the epochs, {budget_seeds} seed{'s' * (budget_seeds != 1)}): "
+        seeds_word = "seed" if budget_seeds == 1 else "seeds"
+        out.append(f"- Budget test (twice the epochs, {budget_seeds} {seeds_word}): "
                    + (f"{len(test) - len(off)} of {len(test)} rows converged; {said}."
                       if said else f"all {len(test)} rows converged (gains "
                       f"{test['gain'].min():+.2f} to {test['gain'].max():+.2f} points)."))
