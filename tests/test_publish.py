@@ -154,6 +154,14 @@ def test_what_counts_as_a_dependency():
     assert freshness.ENVIRONMENT in freshness.dependency_hashes("quick", ROOT)
 
 
+def test_a_file_since_found_to_change_no_number_does_not_make_a_build_stale():
+    now = {"dctkd/dct.py": "a" * 16}
+    recorded = {**now, freshness.NOT_CONTENT[0]: "b" * 16}  # counted when it was built
+    assert freshness.changes(recorded, now) == []
+    assert freshness.changes({**recorded, "dctkd/old.py": "c" * 16}, now) == [
+        "dctkd/old.py (removed)"]
+
+
 @pytest.mark.parametrize("case", ["partial", "overridden", "failed", "another", "stale"])
 def test_refuses_a_build_it_cannot_vouch_for(case, built, tmp_path):
     results, folder = tmp_path / "results", tmp_path / "notebooks"

@@ -44,6 +44,54 @@ def test_the_account_is_written_from_the_tables(tmp_path):
                         "(gains -1.00 to +0.50 points).")
 
 
+def _layout_build(folder: Path) -> Path:
+    tables = folder / "tables"
+    tables.mkdir(parents=True)
+    pd.DataFrame({"rule": ["presence", "layout"], "k": [3, 3],
+                  "kinds-only ceiling (%)": [100.0, 24.6],
+                  "kinds+positions ceiling (%)": [100.0, 100.0]}).to_csv(
+        tables / "layout_design.csv", index=False)
+    pd.DataFrame({"rule": ["presence", "layout"], "k": [3, 3], "teacher": [86.8, 88.6],
+                  "Baseline": [46.0, 22.4], "AT": [62.9, 85.0],
+                  "room": [True, False]}).to_csv(tables / "layout_room.csv", index=False)
+    row = {"seeds": 7, "ci_low": -20.0, "ci_high": 1.5, "margin": 2.0, "p": 0.08,
+           "verdict": "unresolved"}
+    pd.DataFrame([
+        {**row, "k": 3, "comparison": "(DCT − AT)_layout − (DCT − AT)_presence",
+         "difference": -9.25, "primary": True},
+        {**row, "k": 3, "comparison": "(DCT − KD)_layout − (DCT − KD)_presence",
+         "difference": -1.0, "primary": False}]).to_csv(
+        tables / "layout_interaction.csv", index=False)
+    pd.DataFrame([{**row, "rule": "presence", "k": 3, "comparison": "DCT − AT",
+                   "difference": 6.0, "primary": False},
+                  {**row, "rule": "layout", "k": 3, "comparison": "DCT − AT",
+                   "difference": -3.25, "primary": False},
+                  {**row, "rule": "layout", "k": 3, "comparison": "DCT − Baseline",
+                   "difference": 40.0, "primary": False}]).to_csv(
+        tables / "layout_claims.csv", index=False)
+    pd.DataFrame({"rule": ["presence", "layout"], "k": [3, 3], "method": ["AT", "AT"],
+                  "seeds": [3, 3], "gain": [0.5, 4.0],
+                  "verdict": ["converged", "not converged"]}).to_csv(
+        tables / "layout_budget.csv", index=False)
+    return folder
+
+
+def test_the_layout_study_is_accounted_for_from_its_own_tables(tmp_path):
+    lines = quoted.account(_layout_build(tmp_path / "layout"))
+    assert lines[0] == ("- presence, k = 3: kinds-only ceiling 100.0 %, kinds+positions "
+                        "100.0 %; val Top-1 teacher 86.80, student alone 46.00, AT 62.90 "
+                        "(room under the 8-point rule).")
+    assert lines[1].endswith("AT 85.00 (no room under the 8-point rule).")
+    assert lines[2] == ("- (DCT − AT)_layout − (DCT − AT)_presence, k = 3: -9.25 points, 95 % "
+                        "interval [-20.00, +1.50] over 7 seeds (margin ±2, Holm-adjusted p = "
+                        "0.08) → **unresolved**.")
+    assert lines[3].startswith("- DCT − AT: presence (k = 3) +6.00 points")
+    assert "; layout (k = 3) -3.25 points" in lines[3] and "Holm" not in lines[3]
+    assert lines[4] == ("- Budget test (twice the epochs, 3 seeds): 1 of 2 rows converged; "
+                        "AT (layout) not converged (+4.00).")
+    assert len(lines) == 5  # DCT − Baseline and the exploratory interaction are not quoted
+
+
 def test_a_block_is_rewritten_in_place_and_only_its_own():
     text = ("intro\n<!-- quoted: quick -->\nold\n<!-- /quoted -->\nmiddle\n"
             "<!-- quoted: full -->\nkept\n<!-- /quoted -->\n")

@@ -44,6 +44,7 @@ NOT_CONTENT = (
     "dctkd/report/plan_command.py",
     "dctkd/report/publish.py",
     "dctkd/report/published.py",
+    "dctkd/report/quoted.py",
     "dctkd/report/reproduced.py",
     "dctkd/report/status.py",
     "dctkd/engine/slurm.py",
@@ -123,7 +124,10 @@ def dependency_hashes(profile: str, root: Path, notebooks: Path | None = None
 
 
 def changes(recorded: dict[str, str], now: dict[str, str]) -> list[str]:
-    """`path (changed|added|removed)` for each dependency that differs from the record."""
+    """`path (changed|added|removed)` for each dependency that differs from the record. A
+    file the record holds that is now listed in `NOT_CONTENT` is left out: it was found to
+    change no number, so an older build that counted it is no less current."""
+    recorded = {p: h for p, h in recorded.items() if p not in NOT_CONTENT}
     out = [f"{p} (changed)" for p in sorted(recorded.keys() & now.keys())
            if recorded[p] != now[p]]
     out += [f"{p} (added)" for p in sorted(now.keys() - recorded.keys())]

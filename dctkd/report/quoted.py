@@ -2,7 +2,8 @@
 
 The README's account of a published build sits between `<!-- quoted: <profile> -->` and
 `<!-- /quoted -->`. `account` writes that account from the build's own tables (the main
-table, its claims with the primary endpoints, the budget test), so that every number the
+table, its claims with the primary endpoints, the budget test; for the layout study its
+task ceilings, room, interaction, per-rule claims and budget check), so that every number the
 README gives can be traced to a file; `dctkd publish` rewrites the block and a test fails
 when the README says anything else.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from .claims import interval_text
+from .layout_study import ROOM
 
 TOP1 = "Top-1 (val-selected)"
 _BLOCK = re.compile(r"(<!-- quoted: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /quoted -->)", re.S)
@@ -35,31 +37,71 @@ def _main(tables: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.read_csv(main).set_index("method"), pd.read_csv(claims[0])
 
 
+def _claim(r: pd.Series, holm: bool = False) -> str:
+    """`+3.01 points, 95 % interval [...] over 7 seeds (...) → **supported**` of a claims row."""
+    test = f", Holm-adjusted p = {r['p']:.3g}" if holm else ""
+    return (f"{r['difference']:+.2f} points, 95 % interval "
+            f"{interval_text(r['ci_low'], r['ci_high'])} over {r['seeds']} seeds "
+            f"(margin ±{r['margin']:g}{test}) → **{r['verdict']}**")
+
+
+def _budget_line(test: pd.DataFrame, name=lambda r: r["method"]) -> str:
+    """The budget check in one line: how many rows converged, and each that did not."""
+    off = test[test["verdict"] != "converged"]
+    said = ", ".join(f"{name(r)} {r['verdict']} ({r['gain']:+.2f})" for _, r in off.iterrows())
+    budget_seeds = int(test["seeds"].max())
+    seeds_word = "seed" if budget_seeds == 1 else "seeds"
+    return (f"- Budget test (twice the epochs, {budget_seeds} {seeds_word}): "
+            + (f"{len(test) - len(off)} of {len(test)} rows converged; {said}."
+               if said else f"all {len(test)} rows converged (gains "
+               f"{test['gain'].min():+.2f} to {test['gain'].max():+.2f} points)."))
+
+
+def _layout_account(tables: Path) -> list[str]:
+    """The layout study's account: per rule and k its ceilings and room (val), the primary
+    interaction, DCT − AT and DCT − KD under each rule, and the budget check."""
+    design = pd.read_csv(tables / "layout_design.csv")
+    room = pd.read_csv(tables / "layout_room.csv").set_index(["rule", "k"])
+    inter = pd.read_csv(tables / "layout_interaction.csv")
+    rules = pd.read_csv(tables / "layout_claims.csv")
+    out = []
+    for _, d in design.iterrows():
+        key = (d["rule"], d["k"])
+        r = room.loc[key]
+        out.append(f"- {d['rule']}, k = {d['k']}: kinds-only ceiling "
+                   f"{d['kinds-only ceiling (%)']:.1f} %, kinds+positions "
+                   f"{d['kinds+positions ceiling (%)']:.1f} %; val Top-1 teacher "
+                   f"{r['teacher']:.2f}, student alone {r['Baseline']:.2f}, AT {r['AT']:.2f} "
+                   f"({'room' if str(r['room']).lower() == 'true' else 'no room'} under the "
+                   f"{ROOM:g}-point rule).")
+    for _, r in inter[inter["primary"].astype(str).str.lower() == "true"].iterrows():
+        out.append(f"- {r['comparison']}, k = {r['k']}: {_claim(r, holm=True)}.")
+    for comparison in ("DCT − AT", "DCT − KD"):
+        rows = rules[rules["comparison"] == comparison]
+        if len(rows):
+            out.append(f"- {comparison}: " + "; ".join(
+                f"{r['rule']} (k = {r['k']}) {_claim(r)}" for _, r in rows.iterrows()) + ".")
+    budget = tables / "layout_budget.csv"
+    if budget.is_file() and len(test := pd.read_csv(budget)):
+        out.append(_budget_line(test, lambda r: f"{r['method']} ({r['rule']})"))
+    return out
+
+
 def account(folder: Path) -> list[str]:
     """The lines the README gives of the build published in `folder` (`reports/<profile>`)."""
     tables = Path(folder) / "tables"
+    if (tables / "layout_interaction.csv").is_file():
+        return _layout_account(tables)
     main, found = _main(tables)
     teacher, alone = _mean(main.loc["Teacher", TOP1]), _mean(main.loc["Baseline", TOP1])
     seeds = int(main.loc["Baseline", "seeds"])
     out = [f"- Teacher {teacher:.2f} %, student alone {alone:.2f} % over {seeds} seeds: "
            f"{teacher - alone:.2f} points below its teacher."]
     for _, r in found[found["primary"].astype(str).str.lower() == "true"].iterrows():
-        out.append(f"- {r['comparison']}: {r['difference']:+.2f} points, 95 % interval "
-                   f"{interval_text(r['ci_low'], r['ci_high'])} over {r['seeds']} seeds "
-                   f"(margin ±{r['margin']:g}, Holm-adjusted p = {r['p']:.3g}) → "
-                   f"**{r['verdict']}**.")
+        out.append(f"- {r['comparison']}: {_claim(r, holm=True)}.")
     budget = tables / "budget_test.csv"
     if budget.is_file():
-        test = pd.read_csv(budget)
-        off = test[test["verdict"] != "converged"]
-        said = ", ".join(f"{r['method']} {r['verdict']} ({r['gain']:+.2f})"
-                         for _, r in off.iterrows())
-        budget_seeds = int(test["seeds"].max())
-        seeds_word = "seed" if budget_seeds == 1 else "seeds"
-        out.append(f"- Budget test (twice the epochs, {budget_seeds} {seeds_word}): "
-                   + (f"{len(test) - len(off)} of {len(test)} rows converged; {said}."
-                      if said else f"all {len(test)} rows converged (gains "
-                      f"{test['gain'].min():+.2f} to {test['gain'].max():+.2f} points)."))
+        out.append(_budget_line(pd.read_csv(budget)))
     return out
 
 
