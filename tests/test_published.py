@@ -1,8 +1,8 @@
-"""The published builds under `reports/`: `quick` and `full` are there; each holds the executed
-HTML of every notebook its profile runs, tables that parse and PNG figures, lists its files
-truly in `BUILD.json`, is current with the code its numbers depend on (or rebuilt in the same
-change), and opens in a real browser with every link and image working; all of `reports/`
-stays under 30 MB."""
+"""The published builds under `reports/`: `quick`, `full` and `layout` are there; each holds
+the executed HTML of every notebook its profile runs, tables that parse and PNG figures, lists
+its files truly in `BUILD.json`, is current with the code its numbers depend on (or rebuilt in
+the same change), and opens in a real browser with every link and image working; all of
+`reports/` stays under 30 MB."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from dctkd.report.published import (
 )
 
 REPORTS = default_reports()
-REQUIRED = ("quick", "full")  # the profiles the README presents as built and published
+REQUIRED = ("quick", "full", "layout")  # the profiles the README presents as built and published
 PUBLISHED = published_profiles(REPORTS)
 LIMIT_MB = 30
 
