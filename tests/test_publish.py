@@ -46,7 +46,9 @@ def test_the_build_records_its_code_machine_and_times(built):
     results, folder = built
     record = read_record(results)
     assert record["state"] == "ok" and record["notebooks"] == list(NAMES)
-    assert record["wall_seconds"] >= sum(record["notebook_seconds"].values()) > 0
+    notebooks = record["notebook_seconds"].values()
+    # each time is rounded to 0.1 s, so their sum may pass the rounded wall by that much each
+    assert record["wall_seconds"] + 0.05 * (len(notebooks) + 1) >= sum(notebooks) > 0
     assert set(record["notebook_seconds"]) == set(NAMES)
     assert record["runs"] == {"needed": 0, "trained": 0, "failed": 0}
     assert record["machine"]["cores"] >= 1 and isinstance(record["machine"]["cpu_bf16"], bool)
