@@ -14,16 +14,21 @@ worker gets and in the precision the runs use:
            what its method's term costs per image;
   fixed    a build's start (its `CPU_WORKERS` worker processes spawned and importing the
            training code), its check of each run before training (`engine.checks`, one run
-           after the other), and a whole tiny run in a warm process as a worker trains it
-           (`train_logged`: data, networks, checkpoints, logs) less what the rates above
-           price it at.
+           after the other), and whole tiny runs of one and of three epochs in a warm
+           process as a worker trains them (`train_logged`: data, networks, the val pass,
+           checkpoints, logs) less what the rates above price them at: a cost per run and
+           one per epoch (an epoch's checkpoint, metrics and events, and whatever the val
+           pass costs beyond its forwards), in a run of the network most of the profile's
+           runs train.
 
 Cases are timed round-robin (each sample ~0.2 s of calls, the median of `--repeats`), in
 `CPU_WORKERS` processes at once (`--concurrent`), as the build trains, so that the rates
-include what its workers cost each other (shared caches and memory). Every time is CPU time
-(`time.process_time`, the workers' rusage for their start): what the work costs when the
-build has the cores, which the machine's other work does not change, whereas wall time on a
-machine busy with other jobs would price their share of the cores too. The plan's wall time is
+include what its workers cost each other (shared caches and memory). Every time but the
+tiny runs' is CPU time (`time.process_time`, the workers' rusage for their start): what the
+work costs when the build has the cores, which the machine's other work does not change,
+whereas wall time on a machine busy with other jobs would price their share of the cores
+too. A run's file syncs are paid in waiting, not CPU, so the tiny runs are timed by the
+clock. The plan's wall time is
 therefore that of a build with the cores to itself; under other load it takes longer.
 `--save` writes the rates to `results/cpu_throughput.json`, where `dctkd figures --plan`
 reads them on a machine without a GPU.
@@ -239,9 +244,9 @@ def measure(names: list[str], repeats: int, threads: int, rotation: int = 0) -> 
            "term": time_terms(term_cases(configs), repeats)}
     rates = cpu_plan.CpuRates(**out, run_overhead_s={}, check_s={}, start_s=0.0,
                               threads=threads, workers=CPU_WORKERS)
-    out["run_overhead_s"] = {
-        name: run_overhead(next(c for c in cfgs if c.teacher is None and c.init is None), rates)
-        for name, cfgs in by_profile.items()}
+    fixed = {name: fixed_costs(_typical(cfgs), rates) for name, cfgs in by_profile.items()}
+    out["run_overhead_s"] = {name: run for name, (run, _) in fixed.items()}
+    out["epoch_overhead_s"] = {name: epoch for name, (_, epoch) in fixed.items()}
     return out
 
 
@@ -281,25 +286,39 @@ def start_seconds() -> float:
     return used / CPU_WORKERS  # they start side by side
 
 
-def run_overhead(cfg: RunConfig, rates: cpu_plan.CpuRates, runs: int = 3) -> float:
-    """Seconds a whole tiny run of `cfg`'s shape takes in a warm worker (`train_logged`, as a
-    build's worker runs it: checks, data, networks, checkpoints, logs, its output kept in
-    `train.log`) beyond what the rates price its compute at (median of `runs`, after one that
-    warms the process up)."""
+def fixed_costs(cfg: RunConfig, rates: cpu_plan.CpuRates, runs: int = 3) -> tuple[float, float]:
+    """`(per run, per epoch)`: the seconds whole tiny runs of `cfg`'s shape take in a warm
+    worker (`train_logged`, as a build's worker runs them: checks, data, networks, the val
+    pass, checkpoints, logs, TensorBoard, its output kept in `train.log`) beyond what the rates
+    price their compute at, from runs of one and of three epochs (medians of `runs`, after
+    one that warms the process up). Wall time, not CPU time: a checkpoint's file sync is paid
+    in waiting."""
     from dctkd.engine.launch import train_logged
 
     images = min(split_sizes(cfg)[0], 4 * cfg.optim.batch_size)
-    tiny = apply_overrides(cfg, {"optim.epochs": 1, "data.train_size": images,
-                                 "runtime.progress": False})
-    extra = []
+    tiny = apply_overrides(cfg, {"data.train_size": images, "runtime.progress": False})
+    extra: dict[int, list[float]] = {1: [], 3: []}
     with tempfile.TemporaryDirectory(prefix="dctkd-bench-") as store:
         for seed in range(runs + 1):
-            run = replace(tiny, seed=1000 + seed)
-            start = time.process_time()
-            train_logged(run, store)
-            if seed:
-                extra.append(time.process_time() - start - cpu_plan.cpu_seconds(run, rates))
-    return max(0.0, statistics.median(extra))
+            for epochs in extra:
+                run = replace(apply_overrides(tiny, {"optim.epochs": epochs}), seed=1000 + seed)
+                start = time.perf_counter()
+                train_logged(run, store)
+                if seed:
+                    extra[epochs].append(time.perf_counter() - start
+                                         - cpu_plan.cpu_seconds(run, rates))
+    one, three = (statistics.median(extra[e]) for e in (1, 3))
+    per_epoch = max(0.0, (three - one) / 2)
+    return max(0.0, one - per_epoch), per_epoch
+
+
+def _typical(cfgs: list[RunConfig]) -> RunConfig:
+    """A run with neither teacher nor init of the network most of the profile's runs train:
+    whose fixed costs stand for the profile's."""
+    models = [c.model for c in cfgs]
+    common = max(set(models), key=models.count)
+    alone = [c for c in cfgs if c.teacher is None and c.init is None]
+    return next((c for c in alone if c.model == common), alone[0])
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -335,9 +354,10 @@ def main(argv: list[str] | None = None) -> dict:
         for key, value in sorted(record[kind].items()):
             print(f"  {key:<60} {1e3 * value:8.3f} ms/img  {1 / value if value else 0:9,.0f} "
                   "img/s")
-    print(f"a build's start: {rates.start_s:.1f} s; per run (a worker's fixed cost / the "
-          "build's check): " + ", ".join(f"{k} {overhead[k]:.2f} s / {rates.check_s[k]:.3f} s"
-                                         for k in overhead))
+    print(f"a build's start: {rates.start_s:.1f} s; per run (a worker's fixed cost, per epoch "
+          "/ the build's check): " + ", ".join(
+              f"{k} {overhead[k]:.2f} s + {rates.epoch_overhead_s[k]:.3f} s per epoch / "
+              f"{rates.check_s[k]:.3f} s" for k in overhead))
     print(f"{threads} thread(s) in each of {args.concurrent} process(es) measuring at once, "
           f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for path in (args.json, args.save):

@@ -20,7 +20,7 @@ from dctkd.report import plan_command
 from dctkd.report.grid import defined_families, grid, unique_configs
 from dctkd.report.profile import load_profile
 
-STEP, FORWARD, TERM, OVERHEAD, CHECK, START = 1e-3, 2e-4, 5e-4, 0.5, 0.05, 3.0
+STEP, FORWARD, TERM, OVERHEAD, EPOCH, CHECK, START = 1e-3, 2e-4, 5e-4, 0.5, 0.02, 0.05, 3.0
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +42,8 @@ def record(configs: list) -> dict:
     return {"step": dict.fromkeys(keys["step"], STEP),
             "forward": dict.fromkeys(keys["forward"], FORWARD),
             "term": dict.fromkeys(keys["term"], TERM),
-            "run_overhead_s": {"smoke": OVERHEAD}, "check_s": {"smoke": CHECK}, "start_s": START,
+            "run_overhead_s": {"smoke": OVERHEAD}, "epoch_overhead_s": {"smoke": EPOCH},
+            "check_s": {"smoke": CHECK}, "start_s": START,
             "threads": 1, "workers": CPU_WORKERS, "device": "a test CPU",
             "measured": "today"}
 
@@ -70,7 +71,7 @@ def test_each_run_is_priced_by_what_it_does(tmp_path, capsys):
     # Its teacher's outputs are cached: one forward of each view of each training image.
     assert teacher_cache.applies(dct)
     views = teacher_cache.VIEWS[dct.data.augment]
-    expected = (OVERHEAD + epochs * train * STEP + (epochs * val + 2 * test) * FORWARD
+    expected = (OVERHEAD + epochs * (train * STEP + EPOCH) + (epochs * val + 2 * test) * FORWARD
                 + views * train * FORWARD + epochs * train * TERM)
     assert C.cpu_seconds(dct, rates, "smoke") == pytest.approx(expected)
     assert C.cpu_seconds(online, rates, "smoke") == pytest.approx(
@@ -78,8 +79,21 @@ def test_each_run_is_priced_by_what_it_does(tmp_path, capsys):
     teacher = dct.teacher
     t_train, t_val = P.split_sizes(teacher)
     assert C.cpu_seconds(teacher, rates, "smoke") == pytest.approx(
-        OVERHEAD + teacher.optim.epochs * (t_train * STEP + t_val * FORWARD)
+        OVERHEAD + teacher.optim.epochs * (t_train * STEP + t_val * FORWARD + EPOCH)
         + 2 * C._test_size(teacher) * FORWARD)
+
+
+def test_a_record_written_before_the_epoch_cost_was_measured_prices_none(tmp_path):
+    configs = smoke_runs()
+    cfg = configs[0]
+    old = record(configs)
+    del old["epoch_overhead_s"]
+    now, before = tmp_path / "now.json", tmp_path / "before.json"
+    now.write_text(json.dumps(record(configs)))
+    before.write_text(json.dumps(old))
+    assert C.load_cpu_rates(before).epoch_overhead_s == {}
+    assert C.cpu_seconds(cfg, C.load_cpu_rates(now), "smoke") - C.cpu_seconds(
+        cfg, C.load_cpu_rates(before), "smoke") == pytest.approx(cfg.optim.epochs * EPOCH)
 
 
 def test_the_plan_prints_the_wall_time_with_the_builds_workers(tmp_path, capsys):
@@ -136,7 +150,9 @@ def test_the_bench_measures_what_the_plan_reads(tmp_path, monkeypatch, capsys):
         assert set(wanted[kind]) <= set(table), kind  # also teachers at their students' batch
         assert all(v >= 0 for v in table.values()) and all(
             v > 0 for k, v in table.items() if kind != "term"), kind
-    assert set(rates.run_overhead_s) == set(rates.check_s) == {"smoke"}
+    assert set(rates.run_overhead_s) == set(rates.epoch_overhead_s) == set(rates.check_s) == {
+        "smoke"}
+    assert all(v >= 0 for v in (*rates.run_overhead_s.values(), *rates.epoch_overhead_s.values()))
     assert rates.start_s > 0 and rates.check_s["smoke"] > 0
     assert rates.threads >= 1 and rates.workers == CPU_WORKERS
     capsys.readouterr()
@@ -164,7 +180,7 @@ def test_a_run_that_continues_a_shorter_ones_prefix_pays_only_its_own_epochs(tmp
             train, val = P.split_sizes(cfg)
             saved = C.cpu_seconds(cfg, rates, "smoke") - C.cpu_seconds(cfg, rates, "smoke",
                                                                          skipped)
-            assert saved == pytest.approx(skipped * (train * STEP + val * FORWARD))
+            assert saved == pytest.approx(skipped * (train * STEP + val * FORWARD + EPOCH))
     costs = [P.RunCost(c, 0, 0, 10.0) for c in configs]
     after = {rid: waits for rid, (_, waits) in shared.items()}
     # With a slot for every run, waiting for the shorter run lengthens the longest chain.

@@ -13,8 +13,9 @@ each). Per run:
   train split at the eval batch;
 - a distillation term (AT, DCT, ...): its measured seconds per image beyond the two networks;
 - evaluation: the val split every epoch and the test split twice (best and last checkpoint);
-- a fixed cost per run (data, networks, checkpoints, logs, measured on tiny runs), and the
-  build's own: its check of every run before training, one after the other, and its
+- a fixed cost per run (data, networks, logs) and one per epoch (its checkpoint, metrics,
+  events and what the val pass costs beyond its forwards), both measured on tiny runs, and
+  the build's own: its check of every run before training, one after the other, and its
   workers' start;
 - with `runtime.share_prefix`, a longer run of the same experiment skips the epochs before
   a shorter run's first LR drop (it continues from that run's kept state, once it is done).
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dctkd.config import RunConfig
@@ -111,10 +112,16 @@ class CpuRates:
     device: str = ""
     measured: str = ""
     source: str = ""
+    # by profile: an epoch's fixed cost; a record written before it was measured prices none
+    epoch_overhead_s: dict[str, float] = field(default_factory=dict)
 
     def overhead(self, profile: str | None) -> float:
         """The fixed seconds of one run of `profile`, else the largest measured."""
         return _of(self.run_overhead_s, profile)
+
+    def epoch_overhead(self, profile: str | None) -> float:
+        """The fixed seconds of one epoch of a run of `profile`, else the largest measured."""
+        return _of(self.epoch_overhead_s, profile)
 
     def check(self, profile: str | None) -> float:
         """Seconds a build of `profile` checks one run for, else the largest measured."""
@@ -140,6 +147,7 @@ def load_cpu_rates(path: str | os.PathLike | None = None) -> CpuRates | None:
         return CpuRates(**{k: record[k] for k in ("step", "forward", "term", "run_overhead_s",
                                                   "check_s", "start_s", "threads", "workers",
                                                   "device", "measured")},
+                        epoch_overhead_s=dict(record.get("epoch_overhead_s", {})),
                         source=str(file))
     except FileNotFoundError:
         raise FileNotFoundError(f"no CPU throughput file at {file}; expected the one "
@@ -168,7 +176,8 @@ def cpu_seconds(cfg: RunConfig, rates: CpuRates, profile: str | None = None,
     step = _rate(rates.step, step_key(cfg.model, size, cfg.optim.batch_size, amp), "step")
     evaluate = _rate(rates.forward, step_key(cfg.model, size, cfg.optim.eval_batch_size, amp),
                      "forward")
-    epoch = train * step + val * evaluate  # one epoch: training and its val pass
+    # one epoch: training, its val pass and what it writes
+    epoch = train * step + val * evaluate + rates.epoch_overhead(profile)
     once = rates.overhead(profile) + 2 * test * evaluate
     if cfg.teacher is not None and _needs_teacher(cfg):
         views = _cached_views(cfg)
