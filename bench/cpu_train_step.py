@@ -28,8 +28,8 @@ tiny runs' is CPU time (`time.process_time`, the workers' rusage for their start
 work costs when the build has the cores, which the machine's other work does not change,
 whereas wall time on a machine busy with other jobs would price their share of the cores
 too. A run's file syncs are paid in waiting, not CPU, so the tiny runs are timed by the
-clock. The plan's wall time is
-therefore that of a build with the cores to itself; under other load it takes longer.
+clock. The plan's wall time is therefore that of a build with the cores to itself; under
+other load it takes longer.
 `--save` writes the rates to `results/cpu_throughput.json`, where `dctkd figures --plan`
 reads them on a machine without a GPU.
 Usage: `python bench/cpu_train_step.py [--profile P ...] [--repeats N] [--save [PATH]]`.
