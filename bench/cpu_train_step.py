@@ -47,6 +47,7 @@ import resource  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections import Counter  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import asdict, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -315,8 +316,7 @@ def fixed_costs(cfg: RunConfig, rates: cpu_plan.CpuRates, runs: int = 3) -> tupl
 def _typical(cfgs: list[RunConfig]) -> RunConfig:
     """A run with neither teacher nor init of the network most of the profile's runs train:
     whose fixed costs stand for the profile's."""
-    models = [c.model for c in cfgs]
-    common = max(set(models), key=models.count)
+    common = Counter(c.model for c in cfgs).most_common(1)[0][0]  # ties: the first met
     alone = [c for c in cfgs if c.teacher is None and c.init is None]
     return next((c for c in alone if c.model == common), alone[0])
 
